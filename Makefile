@@ -1,0 +1,37 @@
+# Two commands do everything (see README): `make book` and `make test`.
+# Each creates the virtual environment in .venv on first use.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= quick
+# The offline copies of the data sets; override with CGP_DATA_DIR=... make ...
+export CGP_DATA_DIR ?= $(abspath ../shared/data)
+# Trained weights are cached here (keyed by architecture, data and seed).
+export CGP_CACHE_DIR ?= $(abspath .cache)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: venv test book bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf _build .pytest_cache
