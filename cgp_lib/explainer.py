@@ -1,0 +1,472 @@
+"""Counterfactual explanations guided by prototypes, batched (paper Algorithms 1 and 2).
+
+:class:`CounterfactualProto` mirrors the interface of alibi 0.9.6's explainer of the
+same name (the authors' reference implementation) but runs in TensorFlow 2 eager
+mode with compiled steps and explains a whole batch at once: every row keeps its own
+c, prototype, best-so-far and counters, so a batch gives the same answers, to float
+tolerance, as explaining each row alone.
+
+The search for one c step (Algorithm 1):
+
+1. gradient step on the momentum point y_k with the smooth terms
+   c·L_pred + L2 + γ·L_AE + θ·L_proto (eq. 1-10), gradients clipped to ``clip``;
+2. shrinkage-thresholding of δ with threshold β, capped at ``feature_range``
+   (:func:`cgp_lib.fista.fista_update`), momentum k/(k+3), projection;
+3. the iterate x_{k+1} is a counterfactual if its predicted class, after adding κ to
+   the original class's probability, differs from the original class and lies in the
+   target classes; the best counterfactual is the one with the smallest β·L1 + L2.
+
+Over ``c_steps`` the constant c follows alibi's rule: bisection between the bounds once
+a counterfactual was found, ×10 while none was found and no upper bound is known.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from . import fista
+from .gradients import PROBA_PERTURBATIONS, BatchedPredictor, numerical_gradient
+from .losses import autoencoder_loss, elastic_net, l1_norm, l2_squared, prediction_loss, prototype_loss
+from .prototypes import EncoderPrototypes, KDTreePrototypes, PrototypeStrategy
+from .validation import (check_feature_range, check_instances, check_number, check_probabilities,
+                         check_within_range)
+
+LOSS_TERMS = ("pred", "l1", "l2", "ae", "proto", "total")
+_NO_DISTANCE = 1e10  # alibi's initial best distance
+
+
+@dataclass
+class CounterfactualResult:
+    """Per-instance results of :meth:`CounterfactualProto.explain`, as numpy arrays.
+
+    Rows where no counterfactual was found have ``found`` False, ``cf`` and ``cf_proba``
+    NaN, ``cf_class``, ``steps_to_first`` and ``steps_to_best`` −1: they are reported, never dropped.
+    """
+
+    found: np.ndarray  # (N,) bool
+    cf: np.ndarray  # (N, *shape) best counterfactual
+    orig_class: np.ndarray  # (N,) int
+    orig_proba: np.ndarray  # (N, classes)
+    cf_class: np.ndarray  # (N,) int
+    cf_proba: np.ndarray  # (N, classes)
+    proto_class: np.ndarray  # (N,) class of the prototype that guided the search, -1 without prototypes
+    distance: np.ndarray  # (N,) β·L1 + L2 of the best counterfactual (EN(δ), eq. 3), NaN if none
+    steps_to_first: np.ndarray  # (N,) gradient steps, counted across c steps, to the first counterfactual
+    steps_to_best: np.ndarray  # (N,) gradient steps, counted across c steps, to the best counterfactual
+    c: np.ndarray  # (N,) value of c in the c step that produced the best counterfactual (NaN if none)
+    wall_time_s: np.ndarray  # (N,) wall time of the explain call that produced the row (shared by a batch)
+    loss_history: dict | None = field(default=None, repr=False)  # term -> (c_steps, max_iterations, N)
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per instance with the scalar fields (no arrays)."""
+        return pd.DataFrame({
+            "found": self.found, "orig_class": self.orig_class, "cf_class": self.cf_class,
+            "proto_class": self.proto_class, "distance": self.distance,
+            "steps_to_first": self.steps_to_first, "steps_to_best": self.steps_to_best,
+            "c": self.c, "wall_time_s": self.wall_time_s,
+        })
+
+
+def is_counterfactual(proba, orig_onehot, allowed, kappa):
+    """alibi's test: argmax(p + κ·onehot(t0)) ≠ t0 and argmax(p) is an allowed target class."""
+    shifted = tf.argmax(proba + kappa * orig_onehot, axis=1)
+    predicted = tf.argmax(proba, axis=1)
+    orig = tf.argmax(orig_onehot, axis=1)
+    in_target = tf.gather(allowed, predicted, axis=1, batch_dims=1)
+    return (shifted != orig) & in_target
+
+
+def track_best(best, x, proba, distance, valid, step):
+    """Keep, per row, the valid iterate with the smallest distance; note the first valid step."""
+    best_dist, best_x, best_proba, best_step, first_step = best
+    better = valid & (distance < best_dist)
+    rows = tf.reshape(better, (-1,) + (1,) * (len(x.shape) - 1))
+    return (tf.where(better, distance, best_dist),
+            tf.where(rows, x, best_x),
+            tf.where(better[:, None], proba, best_proba),
+            tf.where(better, step, best_step),
+            tf.where(valid & (first_step < 0), step, first_step))
+
+
+class CounterfactualProto:
+    """Counterfactual explanations guided by prototypes (Van Looveren & Klaise, 2021).
+
+    Parameters mirror alibi 0.9.6's ``CounterfactualProto``:
+
+    predict
+        A ``tf.keras.Model`` returning class probabilities (gradients by automatic
+        differentiation) or any function from an (N, *shape) array to an (N, classes)
+        array of probabilities (a black box: gradients of L_pred by central differences,
+        eq. 11-12).
+    shape
+        Shape of a batch of instances, batch size first, as in alibi, e.g. ``(1, 28, 28, 1)``.
+        Only ``shape[1:]`` matters: :meth:`explain` takes any batch size.
+    kappa, beta, gamma, theta
+        κ (margin of L_pred, eq. 2), β (weight of L1, eq. 3), γ (weight of L_AE, eq. 4),
+        θ (weight of L_proto, eq. 9/10).
+    feature_range
+        (min, max), scalars or arrays broadcasting to an instance.
+    ae_model, enc_model
+        Keras autoencoder for L_AE and encoder for prototypes in latent space. When
+        ``ae_model.layers[0] is enc_model`` the encoding is computed once per step and
+        shared by L_AE and L_proto.
+    use_kdtree
+        Prototypes from class-specific k-d trees in feature space (Algorithm 2) when no
+        encoder is given.
+    learning_rate_init, max_iterations, c_init, c_steps, clip
+        FISTA's initial learning rate, steps per c step, initial c, number of c steps,
+        and the clipping range of gradients.
+    eps, update_num_grad
+        Black-box only: the perturbation sizes (probabilities, features) of eq. 12, and
+        how often numerical gradients are computed. As in alibi: at steps k > 0 with
+        k % update_num_grad == 0 the gradient is the mean of the numerical gradients at
+        the momentum points since the previous computation, and zero at other steps.
+    prototypes
+        A :class:`~cgp_lib.prototypes.PrototypeStrategy` to use instead of the encoder
+        or k-d trees (for example k-means centroids).
+    proba_perturbation
+        Black-box only: ``'coordinate'`` (exact central differences) or ``'simplex'``
+        (alibi's, which scales the gradient by classes/(classes−1)); see
+        :mod:`cgp_lib.gradients`.
+    max_predict_rows
+        Black-box only: at most this many rows per call to ``predict``.
+    """
+
+    def __init__(self, predict, shape, kappa=0., beta=.1, feature_range=(-1e10, 1e10), gamma=0.,
+                 ae_model=None, enc_model=None, theta=0., use_kdtree=False, learning_rate_init=1e-2,
+                 max_iterations=1000, c_init=10., c_steps=10, eps=(1e-3, 1e-3), clip=(-1000., 1000.),
+                 update_num_grad=1, prototypes: PrototypeStrategy | None = None,
+                 proba_perturbation="coordinate", max_predict_rows=16384):
+        if not callable(predict):
+            raise TypeError("predict: expected a tf.keras.Model or a function returning probabilities")
+        try:
+            shape = tuple(int(s) for s in shape)
+        except TypeError:
+            raise TypeError(f"shape: expected a tuple of ints like (1, 28, 28, 1), got {shape!r}") from None
+        if len(shape) < 2 or any(s < 1 for s in shape):
+            raise ValueError(f"shape: expected (batch size, *instance shape) with positive entries, got {shape}")
+        for name, value in (("kappa", kappa), ("beta", beta), ("gamma", gamma), ("theta", theta),
+                            ("c_init", c_init)):
+            check_number(value, name, minimum=0)
+        check_number(learning_rate_init, "learning_rate_init", minimum=0, strict=True)
+        check_number(max_iterations, "max_iterations", minimum=1, integer=True)
+        check_number(c_steps, "c_steps", minimum=1, integer=True)
+        check_number(update_num_grad, "update_num_grad", minimum=1, integer=True)
+        check_number(max_predict_rows, "max_predict_rows", minimum=1, integer=True)
+        if np.ndim(eps) != 1 or len(eps) != 2:
+            raise ValueError(f"eps: expected a pair (probabilities, features) of positive numbers, got {eps!r}")
+        for e in eps:
+            check_number(e, "eps", minimum=0, strict=True)
+        if len(clip) != 2 or clip[0] >= clip[1]:
+            raise ValueError(f"clip: expected (min, max) with min < max, got {clip!r}")
+        if proba_perturbation not in PROBA_PERTURBATIONS:
+            raise ValueError(f"proba_perturbation: expected one of {PROBA_PERTURBATIONS}, got {proba_perturbation!r}")
+        if gamma > 0 and ae_model is None:
+            raise ValueError("gamma: L_AE needs an autoencoder; pass ae_model or set gamma=0")
+        if prototypes is None:
+            if enc_model is not None:
+                prototypes = EncoderPrototypes(enc_model)
+            elif use_kdtree:
+                prototypes = KDTreePrototypes()
+        elif not isinstance(prototypes, PrototypeStrategy):
+            raise TypeError("prototypes: expected a cgp_lib.prototypes.PrototypeStrategy")
+        if theta > 0 and prototypes is None:
+            raise ValueError("theta: L_proto needs prototypes; pass enc_model, use_kdtree=True or prototypes")
+
+        self.predict = predict
+        self.is_keras = isinstance(predict, tf.keras.Model)
+        self.shape = shape
+        self.instance_shape = shape[1:]
+        self.kappa, self.beta, self.gamma, self.theta = float(kappa), float(beta), float(gamma), float(theta)
+        self.lower, self.upper = check_feature_range(feature_range, self.instance_shape)
+        self.feature_range = (self.lower, self.upper)
+        self.ae_model, self.enc_model, self.prototypes = ae_model, enc_model, prototypes
+        self.learning_rate_init, self.max_iterations = float(learning_rate_init), int(max_iterations)
+        self.c_init, self.c_steps = float(c_init), int(c_steps)
+        self.eps, self.clip = (float(eps[0]), float(eps[1])), (float(clip[0]), float(clip[1]))
+        self.update_num_grad, self.proba_perturbation = int(update_num_grad), proba_perturbation
+        self.max_predict_rows = int(max_predict_rows)
+        # The encoder pass is shared by L_AE and L_proto when the autoencoder is encoder + decoder.
+        self._decoder = None
+        if (ae_model is not None and enc_model is not None and isinstance(prototypes, EncoderPrototypes)
+                and prototypes.enc_model is enc_model and len(ae_model.layers) == 2
+                and ae_model.layers[0] is enc_model):
+            self._decoder = ae_model.layers[1]
+        self.n_classes = check_probabilities(self._predict_numpy(np.zeros((1,) + self.instance_shape,
+                                                                          np.float32)), 1).shape[1]
+        self.fitted = False
+        self._white_box_run = tf.function(self._white_box_c_step, reduce_retracing=True)
+        self._smooth_step = tf.function(self._black_box_step, reduce_retracing=True)
+        self._loss_terms_fn = tf.function(self._loss_terms, reduce_retracing=True)
+        self._track = tf.function(track_best, reduce_retracing=True)
+
+    # ------------------------------------------------------------------ prediction
+    def _predict_numpy(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        if self.is_keras:
+            out = [self.predict(tf.constant(X[i:i + batch_size]), training=False).numpy()
+                   for i in range(0, len(X), batch_size)]
+            return np.concatenate(out, axis=0)
+        return np.asarray(self.predict(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of the model on ``X``, checked."""
+        X = check_instances(X, self.instance_shape)
+        return check_probabilities(self._predict_numpy(X), len(X))
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, batch_size: int = 4096) -> "CounterfactualProto":
+        """Label a training sample with the model's predictions and build the class prototypes.
+
+        Needed when prototypes are used (θ > 0, an encoder or k-d trees); harmless otherwise.
+        """
+        X = check_instances(X, self.instance_shape)
+        labels = np.argmax(self.predict_proba(X), axis=1)
+        if self.prototypes is not None:
+            self.prototypes.fit(X, labels, self.n_classes)
+        self.fitted = True
+        return self
+
+    # ------------------------------------------------------------------ the objective
+    def _smooth_terms(self, y, x0, proto, with_ae: bool, with_proto: bool):
+        """γ·L_AE and θ·L_proto per row at y (zeros when not used)."""
+        zero = tf.zeros(tf.shape(y)[:1])
+        ae_term, proto_term = zero, zero
+        if self._decoder is not None and (with_ae or with_proto):
+            z = self.enc_model(y, training=False)
+            if with_ae:
+                ae_term = autoencoder_loss(y, self._decoder(z, training=False), self.gamma)
+            if with_proto:
+                proto_term = prototype_loss(z, proto, self.theta)
+            return ae_term, proto_term
+        if with_ae:
+            ae_term = autoencoder_loss(y, self.ae_model(y, training=False), self.gamma)
+        if with_proto:
+            proto_term = prototype_loss(self.prototypes.embed(y), proto, self.theta)
+        return ae_term, proto_term
+
+    def _smooth_gradient(self, y, x0, onehot, c, proto, with_pred: bool):
+        """Clipped gradient at y of c·L_pred (white box only) + L2 + γ·L_AE + θ·L_proto."""
+        with tf.GradientTape() as tape:
+            tape.watch(y)
+            ae_term, proto_term = self._smooth_terms(y, x0, proto, self.gamma > 0, self.theta > 0)
+            loss = l2_squared(y - x0) + ae_term + proto_term
+            if with_pred:
+                proba = self.predict(y, training=False)
+                loss += c * prediction_loss(proba, onehot, self.kappa)
+            total = tf.reduce_sum(loss)
+        return tf.clip_by_value(tape.gradient(total, y), self.clip[0], self.clip[1])
+
+    def _loss_terms(self, x, x0, onehot, c, proto, proba):
+        """Every term of the objective per row at the iterate x (alibi's loss_total), for plots."""
+        delta = x - x0
+        ae_term, proto_term = self._smooth_terms(x, x0, proto, self.gamma > 0, self.theta > 0)
+        terms = {"pred": c * prediction_loss(proba, onehot, self.kappa), "l1": l1_norm(delta),
+                 "l2": l2_squared(delta), "ae": ae_term, "proto": proto_term}
+        terms["total"] = (terms["pred"] + self.beta * terms["l1"] + terms["l2"] + terms["ae"]
+                          + terms["proto"])
+        return tf.stack([terms[t] for t in LOSS_TERMS])
+
+    def _update(self, y, x, x0, grad, step):
+        """Gradient step with the decayed learning rate, then shrinkage and momentum."""
+        lr = fista.learning_rate(step, self.learning_rate_init, self.max_iterations)
+        return fista.fista_update(y - lr * grad, x, x0, self.beta, step + 1, self.lower, self.upper)
+
+    # ------------------------------------------------------------------ one c step, white box
+    def _white_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, with_pred: bool,
+                          stop_at_first: bool, record: bool):
+        n = tf.shape(x0)[0]
+        best = (tf.fill([n], _NO_DISTANCE), x0, tf.zeros([n, self.n_classes]),
+                tf.fill([n], -1), tf.fill([n], -1))
+        history = tf.TensorArray(tf.float32, size=self.max_iterations if record else 0)
+        x, y = x0, x0
+        for i in tf.range(self.max_iterations):
+            grad = self._smooth_gradient(y, x0, onehot, c, proto, with_pred)
+            x, y = self._update(y, x, x0, grad, i)
+            proba = self.predict(x, training=False)
+            valid = is_counterfactual(proba, onehot, allowed, self.kappa)
+            best = track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step_offset + i + 1)
+            if record:
+                history = history.write(i, self._loss_terms(x, x0, onehot, c, proto, proba))
+            if stop_at_first and tf.reduce_all(best[4] >= 0):
+                break
+        return best, (history.stack() if record else tf.zeros([0, len(LOSS_TERMS), n]))
+
+    # ------------------------------------------------------------------ one c step, black box
+    def _black_box_step(self, y, x, x0, proto, grad_pred, step):
+        """One update with the numerical gradient of c·L_pred (already clipped) added."""
+        grad = self._smooth_gradient(y, x0, None, None, proto, with_pred=False)
+        return self._update(y, x, x0, grad + grad_pred, step)
+
+    def _black_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, stop_at_first, record):
+        n = len(x0)
+        x0_t, proto_t, onehot_t = tf.constant(x0), tf.constant(proto), tf.constant(onehot)
+        c_t = tf.constant(c, tf.float32)
+        best = (tf.fill([n], _NO_DISTANCE), x0_t, tf.zeros([n, self.n_classes]),
+                tf.fill([n], -1), tf.fill([n], -1))
+        predictor = BatchedPredictor(self.predict, self.eps[1], self.max_predict_rows)
+        needs_grad = c != 0  # rows whose prediction loss has a non-zero weight
+        history = []
+        x, y = x0_t, x0_t
+        accumulated = [x0[needs_grad]]  # momentum points since the last numerical gradient
+        grad_pred = tf.zeros_like(x0_t)
+        for i in range(self.max_iterations):
+            x, y = self._smooth_step(y, x, x0_t, proto_t, grad_pred, tf.constant(i))
+            grad_pred = tf.zeros_like(x0_t)
+            next_step = i + 1
+            update = (needs_grad.any() and next_step < self.max_iterations
+                      and next_step % self.update_num_grad == 0)
+            x_np = x.numpy()
+            if needs_grad.any():
+                accumulated.append(y.numpy()[needs_grad])
+            if update:
+                points = np.concatenate(accumulated, axis=0)
+                proba_x, proba_pts, jac = predictor(x_np, points)
+                grads = numerical_gradient(proba_pts, jac, np.tile(onehot[needs_grad], (len(accumulated), 1)),
+                                           self.kappa, self.eps[0], self.proba_perturbation)
+                grads = grads.reshape(len(accumulated), needs_grad.sum(), -1).mean(axis=0)
+                full = np.zeros((n, grads.shape[1]))
+                full[needs_grad] = grads * c[needs_grad, None]
+                full = np.clip(full, self.clip[0], self.clip[1])
+                grad_pred = tf.constant(full.reshape(x0.shape), tf.float32)
+                accumulated = []
+            else:
+                proba_x, _, _ = predictor(x_np, x_np[:0])
+            proba_x = check_probabilities(proba_x, n).astype(np.float32)
+            proba_t = tf.constant(proba_x)
+            valid = is_counterfactual(proba_t, onehot_t, tf.constant(allowed), self.kappa)
+            best = self._track(best, x, proba_t, elastic_net(x - x0_t, self.beta), valid,
+                               tf.constant(step_offset + i + 1))
+            if record:
+                history.append(self._loss_terms_fn(x, x0_t, onehot_t, c_t, proto_t, proba_t))
+            if stop_at_first and bool(tf.reduce_all(best[4] >= 0)):
+                break
+        self.last_predict_calls = predictor.calls
+        hist = tf.stack(history) if record else tf.zeros([0, len(LOSS_TERMS), n])
+        return best, hist
+
+    # ------------------------------------------------------------------ explain
+    def _allowed_classes(self, orig_class: np.ndarray, target_class) -> np.ndarray:
+        n = len(orig_class)
+        allowed = np.ones((n, self.n_classes), dtype=bool)
+        if target_class is not None:
+            per_row = (target_class if len(target_class) and not np.isscalar(target_class[0])
+                       else [target_class] * n)
+            if len(per_row) != n:
+                raise ValueError(f"target_class: expected a list of classes or one list per row ({n}), "
+                                 f"got {len(per_row)} lists")
+            allowed[:] = False
+            for row, classes in enumerate(per_row):
+                classes = np.asarray(classes)
+                if classes.size == 0 or not np.issubdtype(classes.dtype, np.integer) \
+                        or classes.min() < 0 or classes.max() >= self.n_classes:
+                    raise ValueError(f"target_class: expected class indices in [0, {self.n_classes}), "
+                                     f"got {classes.tolist()}")
+                allowed[row, classes] = True
+        allowed[np.arange(n), orig_class] = False
+        empty = np.flatnonzero(~allowed.any(axis=1))
+        if empty.size:
+            raise ValueError(f"target_class: leaves no class to reach for row(s) {empty.tolist()} "
+                             "(the only target is the original class)")
+        return allowed
+
+    def explain(self, X, Y=None, target_class=None, k=None, k_type="mean", stop_at_first=False,
+                record_losses=False) -> CounterfactualResult:
+        """Find a counterfactual for every row of ``X`` (any batch size).
+
+        Y
+            Original classes, one-hot (N, classes) or labels (N,); by default the model's predictions.
+        target_class
+            Classes a counterfactual may belong to: one list for all rows or one per row;
+            by default every class but the original one. The prototype is chosen among them.
+        k, k_type
+            Prototype definition, see :mod:`cgp_lib.prototypes` (k=None: all instances of a
+            class for an encoder, 1 for k-d trees).
+        stop_at_first
+            End each c step once every row has a counterfactual (to time "until the first
+            satisfactory counterfactual", as the paper does).
+        record_losses
+            Keep the value of every loss term at every step in ``loss_history``.
+        """
+        start = time.perf_counter()
+        X = check_instances(X, self.instance_shape)
+        check_within_range(X, self.lower, self.upper)
+        n = len(X)
+        orig_proba = self.predict_proba(X)
+        if Y is None:
+            orig_class = np.argmax(orig_proba, axis=1)
+        else:
+            Y = np.asarray(Y)
+            if Y.shape == (n, self.n_classes):
+                orig_class = np.argmax(Y, axis=1)
+            elif Y.shape == (n,) and np.issubdtype(Y.dtype, np.integer):
+                orig_class = Y.astype(np.int64)
+            else:
+                raise ValueError(f"Y: expected one-hot ({n}, {self.n_classes}) or labels ({n},), got {Y.shape}")
+            if orig_class.min() < 0 or orig_class.max() >= self.n_classes:
+                raise ValueError(f"Y: classes must lie in [0, {self.n_classes})")
+        allowed = self._allowed_classes(orig_class, target_class)
+        onehot = np.eye(self.n_classes, dtype=np.float32)[orig_class]
+
+        if self.prototypes is not None:
+            if not self.fitted:
+                raise ValueError("X: call fit(X_train) before explain() when prototypes are used")
+            choice = self.prototypes.select(X, allowed, k=k, k_type=k_type)
+            proto, proto_class = choice.prototype, choice.proto_class
+        else:
+            proto, proto_class = np.zeros_like(X), np.full(n, -1)
+
+        c = np.full(n, self.c_init)
+        c_lower, c_upper = np.zeros(n), np.full(n, 1e10)
+        best_dist = np.full(n, _NO_DISTANCE, dtype=np.float32)
+        best_x = np.full_like(X, np.nan)
+        best_proba = np.full((n, self.n_classes), np.nan, dtype=np.float32)
+        best_step, best_c = np.full(n, -1), np.full(n, np.nan)
+        first_step = np.full(n, -1)
+        history = []
+        for c_step in range(self.c_steps):
+            offset = c_step * self.max_iterations
+            if self.is_keras:
+                step_best, hist = self._white_box_run(
+                    tf.constant(X), tf.constant(onehot), tf.constant(allowed), tf.constant(c, tf.float32),
+                    tf.constant(proto), tf.constant(offset), bool(np.any(c != 0)), bool(stop_at_first),
+                    bool(record_losses))
+            else:
+                step_best, hist = self._black_box_c_step(X, onehot, allowed, c, proto, offset,
+                                                         stop_at_first, record_losses)
+            dist, xs, probas, steps, firsts = (t.numpy() for t in step_best)
+            if record_losses:
+                history.append(hist.numpy())
+            better = dist < best_dist
+            best_dist[better], best_x[better], best_proba[better] = dist[better], xs[better], probas[better]
+            best_step[better], best_c[better] = steps[better], c[better]
+            first_step = np.where((first_step < 0) & (firsts >= 0), firsts, first_step)
+            # alibi's rule for c: bisection once a counterfactual was found, x10 before.
+            found_now = firsts >= 0
+            c_upper = np.where(found_now, np.minimum(c_upper, c), c_upper)
+            c_lower = np.where(found_now, c_lower, np.maximum(c_lower, c))
+            c = np.where(c_upper < 1e9, (c_lower + c_upper) / 2, np.where(found_now, c, c * 10))
+            if stop_at_first and np.all(first_step >= 0):
+                break
+
+        found = best_step >= 0
+        loss_history = None
+        if record_losses:
+            padded = [np.pad(h, ((0, self.max_iterations - len(h)), (0, 0), (0, 0)), constant_values=np.nan)
+                      for h in history]
+            stacked = np.stack(padded)  # (c_steps run, iterations, terms, N)
+            loss_history = {term: stacked[:, :, j, :] for j, term in enumerate(LOSS_TERMS)}
+        wall = time.perf_counter() - start
+        return CounterfactualResult(
+            found=found, cf=best_x, orig_class=orig_class, orig_proba=orig_proba,
+            cf_class=np.where(found, np.nan_to_num(best_proba).argmax(axis=1), -1),
+            cf_proba=np.where(found[:, None], best_proba, np.nan),
+            proto_class=np.asarray(proto_class), distance=np.where(found, best_dist, np.nan),
+            steps_to_first=first_step, steps_to_best=best_step, c=best_c,
+            wall_time_s=np.full(n, wall), loss_history=loss_history)
