@@ -1,0 +1,154 @@
+"""Tests for cgp_lib.alibi_reference: alibi's CounterfactualProto run in a graph-mode subprocess.
+
+The caller's (this) process stays eager; each ``run_alibi_cfproto`` call starts one worker.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from cgp_lib.alibi_reference import AlibiResult, _decode, _encode, run_alibi_cfproto  # noqa: E402
+
+N_PER_CLASS = 100
+CENTERS = np.array([[-1.0, -1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [0.0, -1.0, 1.0, 1.0]])
+
+
+@pytest.fixture(scope="module")
+def blobs_and_model():
+    """Three well-separated 4-d Gaussian blobs (standardised scale) and a small trained MLP."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), N_PER_CLASS)
+    X = (CENTERS[y] + 0.3 * rng.standard_normal((len(y), 4))).astype(np.float32)
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([
+        tf.keras.Input((4,)),
+        tf.keras.layers.Dense(16, activation="relu"),
+        tf.keras.layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(tf.keras.optimizers.Adam(0.03), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(X, y, epochs=20, batch_size=32, verbose=0)
+    assert np.mean(np.argmax(model.predict(X, verbose=0), axis=1) == y) > 0.97
+    assert tf.executing_eagerly()
+    return X, y, model
+
+
+def _check_result(res: AlibiResult, X, model, n_classes, lo, hi):
+    n = len(X)
+    assert isinstance(res, AlibiResult) and len(res) == n
+    assert res.found.shape == (n,) and res.found.dtype == bool
+    assert res.cf.shape == X.shape
+    assert res.cf_proba.shape == (n, n_classes) and res.orig_proba.shape == (n, n_classes)
+    for name in ("cf_class", "orig_class", "proto_class"):
+        assert getattr(res, name).shape == (n,)
+    assert res.time_s.shape == (n,) and np.all(res.time_s > 0)
+    assert res.setup_time_s > 0
+    assert res.alibi_version == "0.9.6" and res.tf_version.startswith("2.14")
+    assert res.n_not_found_logged == n - res.n_found
+
+    np.testing.assert_array_equal(res.orig_class, np.argmax(model.predict(X, verbose=0), axis=1))
+    assert np.all(res.proto_class >= 0) and np.all(res.proto_class != res.orig_class)
+
+    f = res.found
+    assert np.all(np.isnan(res.cf[~f])) and np.all(res.cf_class[~f] == -1) and np.all(np.isnan(res.cf_proba[~f]))
+    if f.any():
+        cf = res.cf[f]
+        assert np.all(np.isfinite(cf))
+        assert np.all(res.cf_class[f] != res.orig_class[f])
+        # The caller's eager model agrees with alibi on the counterfactuals' class.
+        proba = model.predict(cf, verbose=0)
+        np.testing.assert_array_equal(np.argmax(proba, axis=1), res.cf_class[f])
+        np.testing.assert_allclose(proba, res.cf_proba[f], atol=1e-4)
+        assert np.all(cf >= lo - 1e-5) and np.all(cf <= hi + 1e-5)
+
+    frame = res.to_frame()
+    assert list(frame.columns) == ["found", "orig_class", "cf_class", "proto_class",
+                                   "orig_proba_max", "cf_proba_max", "time_s"]
+    assert len(frame) == n and frame["found"].sum() == res.n_found
+
+
+def test_kdtree_prototypes_white_box(blobs_and_model):
+    X, _, model = blobs_and_model
+    idx = [0, N_PER_CLASS, 2 * N_PER_CLASS, N_PER_CLASS + 50]  # classes 0, 1, 2, 1
+    x = X[idx]
+    lo, hi = X.min(axis=0, keepdims=True), X.max(axis=0, keepdims=True)  # feature-wise range
+    res = run_alibi_cfproto(
+        x, predict_model=model, fit_data=X,
+        init_kwargs=dict(use_kdtree=True, theta=10.0, beta=0.01, c_init=1.0, c_steps=2,
+                         max_iterations=200, feature_range=(lo, hi)),
+        timeout=300,
+    )
+    _check_result(res, x, model, 3, lo, hi)
+    assert res.n_found >= 3
+    assert np.all(~np.isnan(res.orig_proba))  # alibi predicted on X itself (no Y given)
+    # The prototype was taken from the nearest other class; the counterfactual lands in it here.
+    np.testing.assert_array_equal(res.cf_class[res.found], res.proto_class[res.found])
+
+
+def test_black_box_numerical_gradients(blobs_and_model):
+    """The black-box path works: the worker calls fit first (alibi's 'cat_vars_ord' quirk)."""
+    X, _, model = blobs_and_model
+    x = X[[0, 2 * N_PER_CLASS]]
+    Y = np.eye(3, dtype=np.float32)[np.argmax(model.predict(x, verbose=0), axis=1)]
+    res = run_alibi_cfproto(
+        x, predict_model=model, black_box=True, fit_data=X, Y=Y,
+        init_kwargs=dict(use_kdtree=True, theta=10.0, beta=0.01, c_init=1.0, c_steps=1,
+                         max_iterations=50, feature_range=(-4.0, 4.0)),
+        timeout=300,
+    )
+    _check_result(res, x, model, 3, -4.0, 4.0)
+    assert res.n_found >= 1
+    assert np.all(np.isnan(res.orig_proba))  # with Y given, alibi does not predict on X
+
+
+def test_fit_data_required_for_black_box(blobs_and_model):
+    X, _, model = blobs_and_model
+    with pytest.raises(ValueError, match="fit_data"):
+        run_alibi_cfproto(X[:2], predict_model=model, black_box=True, fit_data=None)
+    with pytest.raises(ValueError, match="fit_data"):
+        run_alibi_cfproto(X[:2], predict_model=model, init_kwargs={"use_kdtree": True})
+    with pytest.raises(ValueError, match="shape"):
+        run_alibi_cfproto(X[:2], predict_model=model, fit_data=X, init_kwargs={"shape": (1, 4)})
+
+
+def test_worker_error_is_reported(blobs_and_model):
+    X, _, model = blobs_and_model
+    with pytest.raises(RuntimeError, match="bogus_option"):
+        run_alibi_cfproto(X[:1], predict_model=model, init_kwargs={"bogus_option": 1}, timeout=300)
+
+
+def test_kwargs_round_trip():
+    arrays = {}
+    kw = {"feature_range": (np.zeros((1, 4)), 1.0), "cat_vars": {0: 3, 2: 4}, "eps": (1e-3, 1e-3),
+          "target_class": [1], "k": None, "flag": True, "x": np.float32(0.5)}
+    back = _decode(_encode(kw, arrays, "t"), arrays)
+    assert back["cat_vars"] == {0: 3, 2: 4} and back["eps"] == (1e-3, 1e-3) and back["x"] == 0.5
+    assert back["target_class"] == [1] and back["k"] is None and back["flag"] is True
+    np.testing.assert_array_equal(back["feature_range"][0], np.zeros((1, 4)))
+    assert back["feature_range"][1] == 1.0 and isinstance(back["feature_range"][1], float)
+
+
+def test_registered_custom_layer_in_nested_model():
+    """A cgp_lib-registered layer inside a nested sub-model reloads in the worker.
+
+    Keras 2.14 writes such layers to HDF5 under their bare class name; the worker maps it.
+    Also covers the no-prototype path, where ``fit`` runs on ``X`` as ``fit_data`` is absent.
+    """
+    models = pytest.importorskip("cgp_lib.models")
+    if not hasattr(models, "NearestUpsampling2D"):
+        pytest.skip("cgp_lib.models.NearestUpsampling2D not available")
+    tf.keras.utils.set_random_seed(1)
+    inner = tf.keras.Sequential([tf.keras.Input((3, 3, 1)), models.NearestUpsampling2D(2)], name="inner")
+    model = tf.keras.Sequential([tf.keras.Input((3, 3, 1)), inner, tf.keras.layers.Flatten(),
+                                 tf.keras.layers.Dense(3, activation="softmax")])
+    x = np.random.default_rng(1).uniform(0, 1, (1, 3, 3, 1)).astype(np.float32)
+    res = run_alibi_cfproto(x, predict_model=model,
+                            init_kwargs=dict(c_init=10.0, c_steps=1, max_iterations=20, feature_range=(0.0, 1.0)),
+                            timeout=300)
+    assert res.cf.shape == x.shape and res.proto_class[0] == -1
+    assert res.orig_class[0] == int(np.argmax(model(x)))
+    if res.found[0]:
+        assert res.cf_class[0] == int(np.argmax(model(res.cf)))
