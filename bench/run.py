@@ -1,0 +1,235 @@
+"""`make bench`: FISTA step throughput of cgp_lib against alibi 0.9.6's CounterfactualProto.
+
+Measured in one run on this machine, so ratios are like for like:
+
+* MNIST losses A-F (paper's CNN, autoencoder and encoder; eq. 15 settings of Table 1):
+  image-steps per second of cgp_lib at batch 1 and at batch 256, and of alibi at batch 1
+  (alibi explains one instance at a time, in its own graph-mode subprocess);
+* Breast Cancer losses A-C (2x40 MLP, 20-10-6 autoencoder, k-d tree prototypes);
+* the black-box path (Table 3 set-up): seconds per 100 steps for A' (loss A with
+  numerical gradients), E and F, with the CNN behind a plain predict function;
+* where the time of one MNIST step goes at batch 256 (per model and per term).
+
+Every figure is a median over repeats; nothing here is asserted. Results are also written
+to bench/results/latest.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from cgp_lib import datasets, trained  # noqa: E402
+from cgp_lib.alibi_reference import run_alibi_cfproto  # noqa: E402
+from cgp_lib.explainer import CounterfactualProto  # noqa: E402
+
+# Table 1 / eq. 15: c=1, kappa=0, beta=0.1, gamma=100, theta=200 for C and E, 100 for D and F, K=5.
+MNIST_LOSSES = {
+    "A": dict(c_init=1.0),
+    "B": dict(c_init=1.0, gamma=100.0),
+    "C": dict(c_init=1.0, theta=200.0),
+    "D": dict(c_init=1.0, gamma=100.0, theta=100.0),
+    "E": dict(c_init=0.0, theta=200.0),
+    "F": dict(c_init=0.0, gamma=100.0, theta=100.0),
+}
+BREAST_CANCER_LOSSES = {
+    "A": dict(c_init=1.0),
+    "B": dict(c_init=1.0, gamma=100.0),
+    "C": dict(c_init=1.0, theta=100.0),
+}
+
+
+def median(values):
+    return float(np.median(values))
+
+
+def models_for(loss: dict, ae, enc):
+    return (ae if loss.get("gamma") else None), (enc if loss.get("theta") else None)
+
+
+def make_explainer(predict, shape, loss, steps, fit_data, ae=None, enc=None, use_kdtree=False,
+                   feature_range=(-0.5, 0.5)):
+    explainer = CounterfactualProto(predict, shape, beta=0.1, kappa=0.0, feature_range=feature_range,
+                                    ae_model=ae, enc_model=enc, use_kdtree=use_kdtree,
+                                    max_iterations=steps, c_steps=1, **loss)
+    return explainer.fit(fit_data)
+
+
+def cgp_rate(predict, shape, loss, X, steps, fit_data, k=None, repeats=3, **kw):
+    """Image-steps per second of cgp_lib on the rows of X explained together (median of repeats)."""
+    explainer = make_explainer(predict, shape, loss, steps, fit_data, **kw)
+    explainer.explain(X, k=k)  # trace and warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        explainer.explain(X, k=k)
+        times.append(time.perf_counter() - start)
+    return len(X) * steps / median(times)
+
+
+def cgp_rate_batch1(predict, shape, loss, X, steps, fit_data, k=None, **kw):
+    """Steps per second of cgp_lib explaining the rows of X one at a time (median over rows)."""
+    explainer = make_explainer(predict, shape, loss, steps, fit_data, **kw)
+    explainer.explain(X[:1], k=k)  # trace and warm up
+    times = []
+    for i in range(len(X)):
+        start = time.perf_counter()
+        explainer.explain(X[i:i + 1], k=k)
+        times.append(time.perf_counter() - start)
+    return steps / median(times)
+
+
+def alibi_rate(predict, shape, loss, X, steps, fit_data, ae=None, enc=None, use_kdtree=False, k=None,
+               black_box=False, feature_range=(-0.5, 0.5)):
+    init = dict(beta=0.1, kappa=0.0, feature_range=feature_range, use_kdtree=use_kdtree,
+                max_iterations=steps, c_steps=1, **loss)
+    result = run_alibi_cfproto(X, predict_model=predict, shape=shape, ae_model=ae, enc_model=enc,
+                               black_box=black_box, fit_data=fit_data, init_kwargs=init,
+                               explain_kwargs=dict(k=k), timeout=3600)
+    return steps / median(result.time_s[1:] if len(X) > 1 else result.time_s)
+
+
+def keras_predict_fn(model, batch_size=8192):
+    """The model behind a plain function from arrays to probabilities (a black box)."""
+    def predict(x):
+        return np.concatenate([model(x[i:i + batch_size], training=False).numpy()
+                               for i in range(0, len(x), batch_size)])
+    return predict
+
+
+def time_fn(fn, *args, repeats=10):
+    fn(*args)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn(*args)
+        tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, out)
+        times.append(time.perf_counter() - start)
+    return median(times)
+
+
+def step_breakdown(m, X, batch):
+    """Milliseconds per call at ``batch`` rows for each model pass a loss-D step makes."""
+    x = tf.constant(X[:batch])
+
+    @tf.function
+    def cnn_forward(x):
+        return m.cnn(x, training=False)
+
+    @tf.function
+    def input_grad(model, x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = tf.reduce_sum(model(x, training=False))
+        return tape.gradient(out, x)
+
+    @tf.function
+    def enc_dec_grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            z = m.enc(x, training=False)
+            out = tf.reduce_sum(tf.square(m.dec(z, training=False) - x)) + tf.reduce_sum(tf.square(z))
+        return tape.gradient(out, x)
+
+    explainer = CounterfactualProto(m.cnn, (1, 28, 28, 1), feature_range=(-0.5, 0.5), ae_model=m.ae,
+                                    enc_model=m.enc, max_iterations=20, c_steps=1, **MNIST_LOSSES["D"])
+    explainer.fit(X[:2000])
+    whole = time_fn(lambda: explainer.explain(X[:batch], k=5), repeats=3) / 20
+    rows = {
+        "CNN forward (check of x_k)": time_fn(cnn_forward, x),
+        "CNN forward + input gradient (c*L_pred)": time_fn(lambda v: input_grad(m.cnn, v), x),
+        "AE forward + input gradient (gamma*L_AE)": time_fn(lambda v: input_grad(m.ae, v), x),
+        "encoder forward + input gradient (theta*L_proto)": time_fn(lambda v: input_grad(m.enc, v), x),
+        "encoder once, shared by L_AE and L_proto (fused)": time_fn(enc_dec_grad, x),
+        "whole loss-D step in explain()": whole,
+    }
+    return {name: 1000 * t for name, t in rows.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=200, help="FISTA steps per batch-1 measurement")
+    parser.add_argument("--batch", type=int, default=256, help="large batch size")
+    parser.add_argument("--instances", type=int, default=3, help="instances timed at batch 1")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "latest.json"))
+    args = parser.parse_args()
+
+    report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "tensorflow": tf.__version__}, "mnist": {}, "breast_cancer": {}, "black_box": {}}
+    (x_train, _), (x_test, y_test) = datasets.load_mnist()
+    m = trained.mnist_models()
+    fit_data = x_train[:5000]
+    one_per_class = x_test[[int(np.flatnonzero(y_test == c)[0]) for c in range(10)]]
+    X1 = one_per_class[:args.instances]
+    Xb = x_test[:args.batch]
+    big_steps = 50
+
+    print(f"# cgp_lib vs alibi 0.9.6: image-steps per second ({os.cpu_count()} CPUs, TF {tf.__version__})\n")
+    print("| MNIST loss | alibi b=1 | cgp_lib b=1 | cgp_lib b=%d | b=1 ratio | b=%d ratio |" % (args.batch, args.batch))
+    print("|---|---|---|---|---|---|")
+    for name, loss in MNIST_LOSSES.items():
+        ae, enc = models_for(loss, m.ae, m.enc)
+        kw = dict(ae=ae, enc=enc, k=5 if enc is not None else None)
+        a1 = alibi_rate(m.cnn, (28, 28, 1), loss, X1, args.steps, fit_data, **kw)
+        c1 = cgp_rate_batch1(m.cnn, (1, 28, 28, 1), loss, X1, args.steps, fit_data, **kw)
+        cb = cgp_rate(m.cnn, (1, 28, 28, 1), loss, Xb, big_steps, fit_data, repeats=2, **kw)
+        report["mnist"][name] = dict(alibi_b1=a1, cgp_b1=c1, cgp_batch=cb)
+        print(f"| {name} | {a1:.0f} | {c1:.0f} | {cb:.0f} | {c1 / a1:.1f}x | {cb / a1:.1f}x |", flush=True)
+
+    (bx_train, _), (bx_test, _), _ = datasets.load_breast_cancer()
+    mlp = trained.breast_cancer_mlp()
+    bc_ae, _, _ = trained.breast_cancer_autoencoder()
+    fr = (bx_train.min(axis=0), bx_train.max(axis=0))
+    fr = (np.minimum(fr[0], bx_test.min(axis=0)), np.maximum(fr[1], bx_test.max(axis=0)))
+    Xbc_big = np.resize(bx_test, (args.batch, bx_test.shape[1]))
+    print("\n| Breast Cancer loss | alibi b=1 | cgp_lib b=1 | cgp_lib b=%d | b=1 ratio | b=%d ratio |"
+          % (args.batch, args.batch))
+    print("|---|---|---|---|---|---|")
+    for name, loss in BREAST_CANCER_LOSSES.items():
+        kw = dict(ae=bc_ae if loss.get("gamma") else None, use_kdtree=bool(loss.get("theta")),
+                  feature_range=fr)
+        a1 = alibi_rate(mlp, (30,), loss, bx_test[:args.instances], 1000, bx_train, **kw)
+        c1 = cgp_rate_batch1(mlp, (1, 30), loss, bx_test[:args.instances], 1000, bx_train, **kw)
+        cb = cgp_rate(mlp, (1, 30), loss, Xbc_big, 200, bx_train, repeats=2, **kw)
+        report["breast_cancer"][name] = dict(alibi_b1=a1, cgp_b1=c1, cgp_batch=cb)
+        print(f"| {name} | {a1:.0f} | {c1:.0f} | {cb:.0f} | {c1 / a1:.1f}x | {cb / a1:.1f}x |", flush=True)
+
+    print("\n| Black box (MNIST), seconds per 100 steps | alibi b=1 | cgp_lib b=1 | cgp_lib b=10, per instance |"
+          " paper (alibi, i7 laptop) |")
+    print("|---|---|---|---|---|")
+    black_box_predict = keras_predict_fn(m.cnn)
+    paper = {"A'": "54.64 ± 1.28", "E": "0.53 ± 0.04", "F": "0.72 ± 0.01"}
+    for name, loss, steps in (("A'", MNIST_LOSSES["A"], 10), ("E", MNIST_LOSSES["E"], 100),
+                              ("F", MNIST_LOSSES["F"], 100)):
+        ae, enc = models_for(loss, m.ae, m.enc)
+        kw = dict(ae=ae, enc=enc, k=5 if enc is not None else None)
+        # alibi skips the numerical gradient at step 0, so time from enough steps to matter
+        a1 = alibi_rate(m.cnn, (28, 28, 1), loss, X1[:2], steps, fit_data, black_box=True, **kw)
+        c1 = cgp_rate_batch1(black_box_predict, (1, 28, 28, 1), loss, X1[:2], steps, fit_data, **kw)
+        cb = cgp_rate(black_box_predict, (1, 28, 28, 1), loss, one_per_class, steps, fit_data, repeats=1, **kw)
+        report["black_box"][name] = dict(alibi_b1_s_per_100=100 / a1, cgp_b1_s_per_100=100 / c1,
+                                         cgp_b10_s_per_100_per_instance=100 / cb)
+        print(f"| {name} | {100 / a1:.2f} | {100 / c1:.2f} | {100 / cb:.2f} | {paper[name]} |", flush=True)
+
+    print(f"\n| Where a loss-D step goes, batch {args.batch} | ms per call |")
+    print("|---|---|")
+    breakdown = step_breakdown(m, x_test, args.batch)
+    report["breakdown_ms"] = breakdown
+    for name, ms in breakdown.items():
+        print(f"| {name} | {ms:.1f} |")
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
