@@ -205,7 +205,7 @@ class CounterfactualProto:
         self._white_box_run = tf.function(self._white_box_c_step, reduce_retracing=True)
         self._smooth_step = tf.function(self._black_box_step, reduce_retracing=True)
         self._loss_terms_fn = tf.function(self._loss_terms, reduce_retracing=True)
-        self._track = tf.function(track_best, reduce_retracing=True)
+        self._track = tf.function(self._check_and_track, reduce_retracing=True)
 
     # ------------------------------------------------------------------ prediction
     def _predict_numpy(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
@@ -273,80 +273,102 @@ class CounterfactualProto:
                           + terms["proto"])
         return tf.stack([terms[t] for t in LOSS_TERMS])
 
-    def _update(self, y, x, x0, grad, step):
-        """Gradient step with the decayed learning rate, then shrinkage and momentum."""
+    def _update(self, y, x, x0, grad, step, active):
+        """Gradient step with the decayed learning rate, then shrinkage and momentum; rows
+        that are not ``active`` (stopped at their first counterfactual) keep their iterates."""
         lr = fista.learning_rate(step, self.learning_rate_init, self.max_iterations)
-        return fista.fista_update(y - lr * grad, x, x0, self.beta, step + 1, self.lower, self.upper)
+        x_next, y_next = fista.fista_update(y - lr * grad, x, x0, self.beta, step + 1, self.lower, self.upper)
+        rows = tf.reshape(active, (-1,) + (1,) * len(self.instance_shape))
+        return tf.where(rows, x_next, x), tf.where(rows, y_next, y)
 
     # ------------------------------------------------------------------ one c step, white box
-    def _white_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, with_pred: bool,
+    def _white_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, with_pred: bool,
                           stop_at_first: bool, record: bool):
+        """max_iterations FISTA steps for every row, in one compiled loop.
+
+        ``active`` marks the rows still searching; with ``stop_at_first`` a row leaves it at
+        its first counterfactual and the loop ends when no row is left.
+        """
         n = tf.shape(x0)[0]
         best = (tf.fill([n], _NO_DISTANCE), x0, tf.zeros([n, self.n_classes]),
                 tf.fill([n], -1), tf.fill([n], -1))
         history = tf.TensorArray(tf.float32, size=self.max_iterations if record else 0)
         x, y = x0, x0
+        steps_run = tf.constant(0)
         for i in tf.range(self.max_iterations):
             grad = self._smooth_gradient(y, x0, onehot, c, proto, with_pred)
-            x, y = self._update(y, x, x0, grad, i)
+            x, y = self._update(y, x, x0, grad, i, active)
             proba = self.predict(x, training=False)
-            valid = is_counterfactual(proba, onehot, allowed, self.kappa)
+            valid = is_counterfactual(proba, onehot, allowed, self.kappa) & active
             best = track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step_offset + i + 1)
             if record:
                 history = history.write(i, self._loss_terms(x, x0, onehot, c, proto, proba))
-            if stop_at_first and tf.reduce_all(best[4] >= 0):
-                break
-        return best, (history.stack() if record else tf.zeros([0, len(LOSS_TERMS), n]))
+            steps_run = i + 1
+            if stop_at_first:
+                active = active & (best[4] < 0)
+                if not tf.reduce_any(active):
+                    break
+        hist = history.stack()[:steps_run] if record else tf.zeros([0, len(LOSS_TERMS), n])
+        return best, hist
 
     # ------------------------------------------------------------------ one c step, black box
-    def _black_box_step(self, y, x, x0, proto, grad_pred, step):
+    def _black_box_step(self, y, x, x0, proto, grad_pred, step, active):
         """One update with the numerical gradient of c·L_pred (already clipped) added."""
         grad = self._smooth_gradient(y, x0, None, None, proto, with_pred=False)
-        return self._update(y, x, x0, grad + grad_pred, step)
+        return self._update(y, x, x0, grad + grad_pred, step, active)
 
-    def _black_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, stop_at_first, record):
+    def _check_and_track(self, best, x, x0, proba, onehot, allowed, active, step):
+        """The counterfactual test and best-so-far update of one black-box step, compiled as one call."""
+        valid = is_counterfactual(proba, onehot, allowed, self.kappa) & active
+        return track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step)
+
+    def _black_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, stop_at_first, record):
+        """The same loop as :meth:`_white_box_c_step`, with L_pred's gradient by central differences.
+
+        As in alibi, the numerical gradient is computed at steps k > 0 with
+        k % update_num_grad == 0, averaged over the momentum points since the last one.
+        Each step makes one call to ``predict`` (chunked by ``max_predict_rows``): the new
+        iterates for the counterfactual test together with the perturbed momentum points.
+        """
         n = len(x0)
         x0_t, proto_t, onehot_t = tf.constant(x0), tf.constant(proto), tf.constant(onehot)
-        c_t = tf.constant(c, tf.float32)
+        allowed_t, c_t, active_t = tf.constant(allowed), tf.constant(c, tf.float32), tf.constant(active)
         best = (tf.fill([n], _NO_DISTANCE), x0_t, tf.zeros([n, self.n_classes]),
                 tf.fill([n], -1), tf.fill([n], -1))
         predictor = BatchedPredictor(self.predict, self.eps[1], self.max_predict_rows)
         needs_grad = c != 0  # rows whose prediction loss has a non-zero weight
+        n_grad = int(needs_grad.sum())
         history = []
         x, y = x0_t, x0_t
-        accumulated = [x0[needs_grad]]  # momentum points since the last numerical gradient
+        accumulated = [x0[needs_grad]]  # momentum points since the last numerical gradient (alibi)
         grad_pred = tf.zeros_like(x0_t)
         for i in range(self.max_iterations):
-            x, y = self._smooth_step(y, x, x0_t, proto_t, grad_pred, tf.constant(i))
-            grad_pred = tf.zeros_like(x0_t)
-            next_step = i + 1
-            update = (needs_grad.any() and next_step < self.max_iterations
-                      and next_step % self.update_num_grad == 0)
+            x, y = self._smooth_step(y, x, x0_t, proto_t, grad_pred, tf.constant(i), active_t)
             x_np = x.numpy()
-            if needs_grad.any():
+            if n_grad:
                 accumulated.append(y.numpy()[needs_grad])
-            if update:
-                points = np.concatenate(accumulated, axis=0)
-                proba_x, proba_pts, jac = predictor(x_np, points)
+            next_step = i + 1
+            if n_grad and next_step < self.max_iterations and next_step % self.update_num_grad == 0:
+                proba_x, proba_pts, jac = predictor(x_np, np.concatenate(accumulated, axis=0))
                 grads = numerical_gradient(proba_pts, jac, np.tile(onehot[needs_grad], (len(accumulated), 1)),
                                            self.kappa, self.eps[0], self.proba_perturbation)
-                grads = grads.reshape(len(accumulated), needs_grad.sum(), -1).mean(axis=0)
+                grads = grads.reshape(len(accumulated), n_grad, -1).mean(axis=0)
                 full = np.zeros((n, grads.shape[1]))
-                full[needs_grad] = grads * c[needs_grad, None]
-                full = np.clip(full, self.clip[0], self.clip[1])
+                full[needs_grad] = np.clip(grads * c[needs_grad, None], self.clip[0], self.clip[1])
                 grad_pred = tf.constant(full.reshape(x0.shape), tf.float32)
                 accumulated = []
             else:
                 proba_x, _, _ = predictor(x_np, x_np[:0])
-            proba_x = check_probabilities(proba_x, n).astype(np.float32)
-            proba_t = tf.constant(proba_x)
-            valid = is_counterfactual(proba_t, onehot_t, tf.constant(allowed), self.kappa)
-            best = self._track(best, x, proba_t, elastic_net(x - x0_t, self.beta), valid,
+                grad_pred = tf.zeros_like(x0_t)
+            proba_t = tf.constant(check_probabilities(proba_x, n), tf.float32)
+            best = self._track(best, x, x0_t, proba_t, onehot_t, allowed_t, active_t,
                                tf.constant(step_offset + i + 1))
             if record:
                 history.append(self._loss_terms_fn(x, x0_t, onehot_t, c_t, proto_t, proba_t))
-            if stop_at_first and bool(tf.reduce_all(best[4] >= 0)):
-                break
+            if stop_at_first:
+                active_t = active_t & (best[4] < 0)
+                if not bool(tf.reduce_any(active_t)):
+                    break
         self.last_predict_calls = predictor.calls
         hist = tf.stack(history) if record else tf.zeros([0, len(LOSS_TERMS), n])
         return best, hist
@@ -389,8 +411,10 @@ class CounterfactualProto:
             Prototype definition, see :mod:`cgp_lib.prototypes` (k=None: all instances of a
             class for an encoder, 1 for k-d trees).
         stop_at_first
-            End each c step once every row has a counterfactual (to time "until the first
-            satisfactory counterfactual", as the paper does).
+            Stop each row at its first counterfactual, which is then its result, and end the
+            search once every row has one (to time "until the first satisfactory
+            counterfactual", as the paper does). Rows stop independently, so a batch gives
+            the same results as explaining each row alone.
         record_losses
             Keep the value of every loss term at every step in ``loss_history``.
         """
@@ -432,13 +456,15 @@ class CounterfactualProto:
         history = []
         for c_step in range(self.c_steps):
             offset = c_step * self.max_iterations
+            # with stop_at_first, rows that already have a counterfactual stay where they are
+            active = ~(stop_at_first & (first_step >= 0))
             if self.is_keras:
                 step_best, hist = self._white_box_run(
                     tf.constant(X), tf.constant(onehot), tf.constant(allowed), tf.constant(c, tf.float32),
-                    tf.constant(proto), tf.constant(offset), bool(np.any(c != 0)), bool(stop_at_first),
-                    bool(record_losses))
+                    tf.constant(proto), tf.constant(offset), tf.constant(active), bool(np.any(c != 0)),
+                    bool(stop_at_first), bool(record_losses))
             else:
-                step_best, hist = self._black_box_c_step(X, onehot, allowed, c, proto, offset,
+                step_best, hist = self._black_box_c_step(X, onehot, allowed, c, proto, offset, active,
                                                          stop_at_first, record_losses)
             dist, xs, probas, steps, firsts = (t.numpy() for t in step_best)
             if record_losses:

@@ -58,7 +58,9 @@ class BatchedPredictor:
     """Evaluates a black-box ``predict`` on extra rows plus the 2F perturbed copies of some rows.
 
     ``max_rows`` bounds how many rows one call to ``predict`` receives, so memory stays
-    bounded for images; below that bound everything a step needs is one call.
+    bounded for images; below that bound everything a step needs is one call. A point's
+    2F+1 rows are never split, and the extra rows go with the first chunk, so a call can
+    exceed ``max_rows`` when ``max_rows`` is smaller than 2F+1 plus the extra rows.
     """
 
     def __init__(self, predict: Callable[[np.ndarray], np.ndarray], eps_x: float, max_rows: int = 16384):
