@@ -60,6 +60,7 @@ class CounterfactualResult:
     c: np.ndarray  # (N,) value of c in the c step that produced the best counterfactual (NaN if none)
     wall_time_s: np.ndarray  # (N,) wall time of the explain call that produced the row (shared by a batch)
     loss_history: dict | None = field(default=None, repr=False)  # term -> (c_steps, max_iterations, N)
+    path: np.ndarray | None = field(default=None, repr=False)  # (c_steps, max_iterations, N, *shape) iterates
 
     def __len__(self) -> int:
         return len(self.found)
@@ -283,7 +284,7 @@ class CounterfactualProto:
 
     # ------------------------------------------------------------------ one c step, white box
     def _white_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, with_pred: bool,
-                          stop_at_first: bool, record: bool):
+                          stop_at_first: bool, record: bool, record_path: bool):
         """max_iterations FISTA steps for every row, in one compiled loop.
 
         ``active`` marks the rows still searching; with ``stop_at_first`` a row leaves it at
@@ -293,6 +294,7 @@ class CounterfactualProto:
         best = (tf.fill([n], _NO_DISTANCE), x0, tf.zeros([n, self.n_classes]),
                 tf.fill([n], -1), tf.fill([n], -1))
         history = tf.TensorArray(tf.float32, size=self.max_iterations if record else 0)
+        path = tf.TensorArray(tf.float32, size=self.max_iterations if record_path else 0)
         x, y = x0, x0
         steps_run = tf.constant(0)
         for i in tf.range(self.max_iterations):
@@ -303,13 +305,16 @@ class CounterfactualProto:
             best = track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step_offset + i + 1)
             if record:
                 history = history.write(i, self._loss_terms(x, x0, onehot, c, proto, proba))
+            if record_path:
+                path = path.write(i, x)
             steps_run = i + 1
             if stop_at_first:
                 active = active & (best[4] < 0)
                 if not tf.reduce_any(active):
                     break
         hist = history.stack()[:steps_run] if record else tf.zeros([0, len(LOSS_TERMS), n])
-        return best, hist
+        iterates = path.stack()[:steps_run] if record_path else tf.zeros([0, n] + list(self.instance_shape))
+        return best, hist, iterates
 
     # ------------------------------------------------------------------ one c step, black box
     def _black_box_step(self, y, x, x0, proto, grad_pred, step, active):
@@ -322,7 +327,8 @@ class CounterfactualProto:
         valid = is_counterfactual(proba, onehot, allowed, self.kappa) & active
         return track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step)
 
-    def _black_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, stop_at_first, record):
+    def _black_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, stop_at_first, record,
+                          record_path):
         """The same loop as :meth:`_white_box_c_step`, with L_pred's gradient by central differences.
 
         As in alibi, the numerical gradient is computed at steps k > 0 with
@@ -338,7 +344,7 @@ class CounterfactualProto:
         predictor = BatchedPredictor(self.predict, self.eps[1], self.max_predict_rows)
         needs_grad = c != 0  # rows whose prediction loss has a non-zero weight
         n_grad = int(needs_grad.sum())
-        history = []
+        history, path = [], []
         x, y = x0_t, x0_t
         accumulated = [x0[needs_grad]]  # momentum points since the last numerical gradient (alibi)
         grad_pred = tf.zeros_like(x0_t)
@@ -365,13 +371,16 @@ class CounterfactualProto:
                                tf.constant(step_offset + i + 1))
             if record:
                 history.append(self._loss_terms_fn(x, x0_t, onehot_t, c_t, proto_t, proba_t))
+            if record_path:
+                path.append(x_np)
             if stop_at_first:
                 active_t = active_t & (best[4] < 0)
                 if not bool(tf.reduce_any(active_t)):
                     break
         self.last_predict_calls = predictor.calls
         hist = tf.stack(history) if record else tf.zeros([0, len(LOSS_TERMS), n])
-        return best, hist
+        iterates = np.stack(path) if record_path else np.zeros((0, n) + self.instance_shape, np.float32)
+        return best, hist, tf.constant(iterates)
 
     # ------------------------------------------------------------------ explain
     def _allowed_classes(self, orig_class: np.ndarray, target_class) -> np.ndarray:
@@ -399,7 +408,7 @@ class CounterfactualProto:
         return allowed
 
     def explain(self, X, Y=None, target_class=None, k=None, k_type="mean", stop_at_first=False,
-                record_losses=False) -> CounterfactualResult:
+                record_losses=False, record_path=False) -> CounterfactualResult:
         """Find a counterfactual for every row of ``X`` (any batch size).
 
         Y
@@ -417,6 +426,8 @@ class CounterfactualProto:
             the same results as explaining each row alone.
         record_losses
             Keep the value of every loss term at every step in ``loss_history``.
+        record_path
+            Keep every iterate x_k in ``path`` (memory: steps × N × instance size).
         """
         start = time.perf_counter()
         X = check_instances(X, self.instance_shape)
@@ -453,22 +464,24 @@ class CounterfactualProto:
         best_proba = np.full((n, self.n_classes), np.nan, dtype=np.float32)
         best_step, best_c = np.full(n, -1), np.full(n, np.nan)
         first_step = np.full(n, -1)
-        history = []
+        history, paths = [], []
         for c_step in range(self.c_steps):
             offset = c_step * self.max_iterations
             # with stop_at_first, rows that already have a counterfactual stay where they are
             active = ~(stop_at_first & (first_step >= 0))
             if self.is_keras:
-                step_best, hist = self._white_box_run(
+                step_best, hist, iterates = self._white_box_run(
                     tf.constant(X), tf.constant(onehot), tf.constant(allowed), tf.constant(c, tf.float32),
                     tf.constant(proto), tf.constant(offset), tf.constant(active), bool(np.any(c != 0)),
-                    bool(stop_at_first), bool(record_losses))
+                    bool(stop_at_first), bool(record_losses), bool(record_path))
             else:
-                step_best, hist = self._black_box_c_step(X, onehot, allowed, c, proto, offset, active,
-                                                         stop_at_first, record_losses)
+                step_best, hist, iterates = self._black_box_c_step(
+                    X, onehot, allowed, c, proto, offset, active, stop_at_first, record_losses, record_path)
             dist, xs, probas, steps, firsts = (t.numpy() for t in step_best)
             if record_losses:
                 history.append(hist.numpy())
+            if record_path:
+                paths.append(iterates.numpy())
             better = dist < best_dist
             best_dist[better], best_x[better], best_proba[better] = dist[better], xs[better], probas[better]
             best_step[better], best_c[better] = steps[better], c[better]
@@ -482,12 +495,12 @@ class CounterfactualProto:
                 break
 
         found = best_step >= 0
-        loss_history = None
+        loss_history = path = None
         if record_losses:
-            padded = [np.pad(h, ((0, self.max_iterations - len(h)), (0, 0), (0, 0)), constant_values=np.nan)
-                      for h in history]
-            stacked = np.stack(padded)  # (c_steps run, iterations, terms, N)
+            stacked = self._pad_steps(history)  # (c_steps run, iterations, terms, N)
             loss_history = {term: stacked[:, :, j, :] for j, term in enumerate(LOSS_TERMS)}
+        if record_path:
+            path = self._pad_steps(paths)  # (c_steps run, iterations, N, *shape)
         wall = time.perf_counter() - start
         return CounterfactualResult(
             found=found, cf=best_x, orig_class=orig_class, orig_proba=orig_proba,
@@ -495,4 +508,9 @@ class CounterfactualProto:
             cf_proba=np.where(found[:, None], best_proba, np.nan),
             proto_class=np.asarray(proto_class), distance=np.where(found, best_dist, np.nan),
             steps_to_first=first_step, steps_to_best=best_step, c=best_c,
-            wall_time_s=np.full(n, wall), loss_history=loss_history)
+            wall_time_s=np.full(n, wall), loss_history=loss_history, path=path)
+
+    def _pad_steps(self, per_c_step: list) -> np.ndarray:
+        """Stack per-c-step records, padding steps not run (after a stop) with NaN."""
+        return np.stack([np.pad(a, [(0, self.max_iterations - len(a))] + [(0, 0)] * (a.ndim - 1),
+                                constant_values=np.nan) for a in per_c_step])

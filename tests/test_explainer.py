@@ -611,3 +611,19 @@ def test_end_to_end_breast_cancer():
     print(f"end-to-end explain of 19 instances, 1000 iterations: {seconds:.2f} s")
 
 
+
+
+@pytest.mark.parametrize("box", ["white", "black"])
+def test_record_path_holds_the_iterates_and_ends_at_the_best(blobs, box):
+    predict = None if box == "white" else blobs.black_box()
+    explainer = make(blobs, predict, use_kdtree=True, theta=5.0, c_init=1.0, c_steps=2, max_iterations=30)
+    X = blobs.X_explain[:3]
+    result = explainer.explain(X, record_path=True, record_losses=True)
+    assert result.path.shape == (2, 30, 3, 4)
+    # the recorded iterates reproduce the recorded L2 term, step by step
+    l2 = ((result.path - X[None, None]) ** 2).sum(-1)
+    np.testing.assert_allclose(l2, result.loss_history["l2"], rtol=1e-4, atol=1e-6)
+    # the best counterfactual is one of the iterates, at the step reported
+    for row in np.flatnonzero(result.found):
+        step = result.steps_to_best[row] - 1
+        np.testing.assert_array_equal(result.path[step // 30, step % 30, row], result.cf[row])
