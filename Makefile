@@ -24,10 +24,17 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The library's tests, then every notebook under the quick profile with nbval
+# (papermill injects the parameters into fresh copies in notebooks/_prepared).
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	rm -rf notebooks/_prepared
+	$(PY) notebooks/execute.py --profile quick --prepare-only --out notebooks/_prepared
+	$(PY) -m pytest -q tests notebooks/_prepared --nbval-lax --nbval-current-env
 
+# Execute the notebooks with papermill under PROFILE (quick or full), then build the book
+# from the executed copies with execution off; any warning fails the build.
 book: $(STAMP)
+	$(PY) notebooks/execute.py --profile $(PROFILE)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 bench: $(STAMP)
