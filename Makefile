@@ -13,7 +13,7 @@ export CGP_DATA_DIR ?= $(abspath ../shared/data)
 export CGP_CACHE_DIR ?= $(abspath .cache)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv test book bench clean
+.PHONY: venv test book bench clean chromium
 
 venv: $(STAMP)
 
@@ -24,18 +24,26 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# The library's tests, then every notebook under the quick profile with nbval
-# (papermill injects the parameters into fresh copies in notebooks/_prepared).
+# The library's tests, every notebook under the quick profile with nbval (papermill injects
+# the parameters into fresh copies in notebooks/_prepared), then the book under the quick
+# profile, checked in headless Chromium.
 test: $(STAMP)
 	rm -rf notebooks/_prepared
 	$(PY) notebooks/execute.py --profile quick --prepare-only --out notebooks/_prepared
-	$(PY) -m pytest -q tests notebooks/_prepared --nbval-lax --nbval-current-env
+	$(PY) -m pytest -q tests notebooks/_prepared --ignore=tests/book --nbval-lax --nbval-current-env
+	$(MAKE) book PROFILE=quick
 
-# Execute the notebooks with papermill under PROFILE (quick or full), then build the book
-# from the executed copies with execution off; any warning fails the build.
-book: $(STAMP)
+# Execute the notebooks with papermill under PROFILE (quick or full), build the book from the
+# executed copies with execution off (any warning fails the build), then open the pages in
+# headless Chromium (tests/book; screenshots in _build/screenshots).
+book: $(STAMP) chromium
 	$(PY) notebooks/execute.py --profile $(PROFILE)
+	rm -rf _build/html
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) -m pytest -q tests/book
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -1,0 +1,54 @@
+"""The built book, opened in headless Chromium: every page shows its tables and figures,
+no image is missing and no cell shows an error."""
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+SKIP = {"genindex.html", "search.html"}
+PAGES = sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html")
+               if p.name not in SKIP and "_static" not in p.parts and "_sources" not in p.parts)
+# Pages that must show results: (minimum tables, minimum figures)
+EXPECTED = {"notebooks/_executed/breast_cancer.html": (2, 5)}
+
+
+def fetch_status(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.headers.get("Content-Type", "")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_errors(site, browser, page):
+    dom = BeautifulSoup(browser(f"{site}/{page}"), "html.parser")
+    main = dom.find("main") or dom
+    text = main.get_text(" ")
+    assert "Traceback (most recent call last)" not in text, page
+    assert not main.select(".output.error, .output.traceback, div.cell_output .traceback"), page
+    assert "Error" not in " ".join(e.get_text() for e in main.select(".output.stderr")), page
+    for img in main.find_all("img"):
+        src = img.get("src", "")
+        assert src, f"{page}: an image without src"
+        if src.startswith("data:"):
+            continue
+        url = f"{site}/{Path(page).parent.as_posix()}/{src}".replace("/./", "/")
+        status, kind = fetch_status(url)
+        assert status == 200 and kind.startswith("image/"), f"{page}: image {src} -> {status} {kind}"
+    tables, figures = EXPECTED.get(page, (0, 0))
+    assert len(main.find_all("table")) >= tables, f"{page}: expected at least {tables} tables"
+    assert len(main.find_all("img")) >= figures, f"{page}: expected at least {figures} figures"
+
+
+@pytest.mark.parametrize("page", ["index.html", *EXPECTED])
+def test_screenshot(site, browser, page):
+    if page not in PAGES and page != "index.html":
+        pytest.fail(f"{page} was not built")
+    shot = SCREENSHOTS / (page.replace("/", "_").replace(".html", ".png"))
+    browser(f"{site}/{page}", screenshot=shot)
+    assert shot.exists() and shot.stat().st_size > 10_000, f"empty screenshot of {page}"
