@@ -235,7 +235,7 @@ class CounterfactualProto:
         return self
 
     # ------------------------------------------------------------------ the objective
-    def _smooth_terms(self, y, x0, proto, with_ae: bool, with_proto: bool):
+    def _smooth_terms(self, y, proto, with_ae: bool, with_proto: bool):
         """γ·L_AE and θ·L_proto per row at y (zeros when not used)."""
         zero = tf.zeros(tf.shape(y)[:1])
         ae_term, proto_term = zero, zero
@@ -256,7 +256,7 @@ class CounterfactualProto:
         """Clipped gradient at y of c·L_pred (white box only) + L2 + γ·L_AE + θ·L_proto."""
         with tf.GradientTape() as tape:
             tape.watch(y)
-            ae_term, proto_term = self._smooth_terms(y, x0, proto, self.gamma > 0, self.theta > 0)
+            ae_term, proto_term = self._smooth_terms(y, proto, self.gamma > 0, self.theta > 0)
             loss = l2_squared(y - x0) + ae_term + proto_term
             if with_pred:
                 proba = self.predict(y, training=False)
@@ -267,7 +267,7 @@ class CounterfactualProto:
     def _loss_terms(self, x, x0, onehot, c, proto, proba):
         """Every term of the objective per row at the iterate x (alibi's loss_total), for plots."""
         delta = x - x0
-        ae_term, proto_term = self._smooth_terms(x, x0, proto, self.gamma > 0, self.theta > 0)
+        ae_term, proto_term = self._smooth_terms(x, proto, self.gamma > 0, self.theta > 0)
         terms = {"pred": c * prediction_loss(proba, onehot, self.kappa), "l1": l1_norm(delta),
                  "l2": l2_squared(delta), "ae": ae_term, "proto": proto_term}
         terms["total"] = (terms["pred"] + self.beta * terms["l1"] + terms["l2"] + terms["ae"]
