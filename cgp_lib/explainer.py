@@ -53,7 +53,7 @@ class CounterfactualResult:
     orig_proba: np.ndarray  # (N, classes)
     cf_class: np.ndarray  # (N,) int
     cf_proba: np.ndarray  # (N, classes)
-    proto_class: np.ndarray  # (N,) class of the prototype that guided the search, -1 without prototypes
+    proto_class: np.ndarray  # (N,) class of the nearest prototype (it guides the search when θ > 0), -1 without prototypes
     distance: np.ndarray  # (N,) β·L1 + L2 of the best counterfactual (EN(δ), eq. 3), NaN if none
     steps_to_first: np.ndarray  # (N,) gradient steps, counted across c steps, to the first counterfactual
     steps_to_best: np.ndarray  # (N,) gradient steps, counted across c steps, to the best counterfactual
@@ -203,6 +203,7 @@ class CounterfactualProto:
         self.n_classes = check_probabilities(self._predict_numpy(np.zeros((1,) + self.instance_shape,
                                                                           np.float32)), 1).shape[1]
         self.fitted = False
+        self.last_predict_calls = 0
         self._white_box_run = tf.function(self._white_box_c_step, reduce_retracing=True)
         self._smooth_step = tf.function(self._black_box_step, reduce_retracing=True)
         self._loss_terms_fn = tf.function(self._loss_terms, reduce_retracing=True)
@@ -377,7 +378,7 @@ class CounterfactualProto:
                 active_t = active_t & (best[4] < 0)
                 if not bool(tf.reduce_any(active_t)):
                     break
-        self.last_predict_calls = predictor.calls
+        self.last_predict_calls += predictor.calls
         hist = tf.stack(history) if record else tf.zeros([0, len(LOSS_TERMS), n])
         iterates = np.stack(path) if record_path else np.zeros((0, n) + self.instance_shape, np.float32)
         return best, hist, tf.constant(iterates)
@@ -457,6 +458,7 @@ class CounterfactualProto:
         else:
             proto, proto_class = np.zeros_like(X), np.full(n, -1)
 
+        self.last_predict_calls = 0  # black box: calls to predict during the search
         c = np.full(n, self.c_init)
         c_lower, c_upper = np.zeros(n), np.full(n, 1e10)
         best_dist = np.full(n, _NO_DISTANCE, dtype=np.float32)
@@ -492,6 +494,8 @@ class CounterfactualProto:
             c_lower = np.where(found_now, c_lower, np.maximum(c_lower, c))
             c = np.where(c_upper < 1e9, (c_lower + c_upper) / 2, np.where(found_now, c, c * 10))
             if stop_at_first and np.all(first_step >= 0):
+                break
+            if not np.any(c):  # c = 0 stays 0 under the rule: later c steps would repeat this one
                 break
 
         found = best_step >= 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -364,9 +365,14 @@ def _array_digest(array: Any) -> str:
 
 
 def _loss_name(model: tf.keras.Model) -> Any:
+    """The loss's name, with its configuration when it is a Loss object (e.g. label smoothing)."""
     loss = getattr(model, "loss", None)
     if loss is None or isinstance(loss, str):
         return loss
+    if isinstance(loss, tf.keras.losses.Loss):
+        config = dict(loss.get_config())
+        config.pop("name", None)
+        return {"class": type(loss).__name__, "config": config}
     return getattr(loss, "__name__", type(loss).__name__)
 
 
@@ -468,13 +474,18 @@ def train_cached(
     inputs = _key_inputs(model, x, y, epochs, batch_size, seed)
     key = _key_of(inputs)
     directory = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
-    stem = f"{name or model.name}-{key[:16]}"
+    # Keras numbers automatic names per process ("sequential_3"): drop the number so that the
+    # same model finds its files again.
+    label = name or re.sub(r"_\d+$", "", model.name)
+    stem = f"{label}-{key[:16]}"
     weights_path = directory / f"{stem}.weights.npz"
     sidecar_path = directory / f"{stem}.json"
 
     if weights_path.is_file() and sidecar_path.is_file():
         sidecar = json.loads(sidecar_path.read_text())
         if sidecar.get("key") == key:
+            if not model.built:  # e.g. Sequential([enc, dec]) without an Input: build it first
+                model(np.asarray(x[:1]))
             with np.load(weights_path) as stored:
                 model.set_weights([stored[f"arr_{i}"] for i in range(len(stored.files))])
             return Trained(model, parts, True, sidecar.get("history", {}), key, weights_path)
@@ -489,7 +500,7 @@ def train_cached(
     _atomic_write(weights_path, lambda f: np.savez(f, *model.get_weights()), "wb")
     sidecar = {
         "key": key,
-        "name": name or model.name,
+        "name": label,
         "inputs": {k: v for k, v in inputs.items() if k != "architecture"},
         "x_shape": list(np.shape(x)),
         "y_shape": list(np.shape(y)),
