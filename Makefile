@@ -11,7 +11,7 @@ PROFILE ?= quick
 export CGP_DATA_DIR ?= $(abspath ../shared/data)
 # Trained weights are cached here (keyed by architecture, data and seed).
 export CGP_CACHE_DIR ?= $(abspath .cache)
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: venv test book bench clean chromium
 
