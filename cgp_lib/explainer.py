@@ -54,6 +54,7 @@ class CounterfactualResult:
     cf_class: np.ndarray  # (N,) int
     cf_proba: np.ndarray  # (N, classes)
     proto_class: np.ndarray  # (N,) class of the nearest prototype (it guides the search when θ > 0), -1 without prototypes
+    prototype: np.ndarray | None  # (N, *embedding shape) that prototype, None without prototypes
     distance: np.ndarray  # (N,) β·L1 + L2 of the best counterfactual (EN(δ), eq. 3), NaN if none
     steps_to_first: np.ndarray  # (N,) gradient steps, counted across c steps, to the first counterfactual
     steps_to_best: np.ndarray  # (N,) gradient steps, counted across c steps, to the best counterfactual
@@ -454,8 +455,9 @@ class CounterfactualProto:
             if not self.fitted:
                 raise ValueError("X: call fit(X_train) before explain() when prototypes are used")
             choice = self.prototypes.select(X, allowed, k=k, k_type=k_type)
-            proto, proto_class = choice.prototype, choice.proto_class
+            proto, proto_class, prototype = choice.prototype, choice.proto_class, choice.prototype
         else:
+            prototype = None
             proto, proto_class = np.zeros_like(X), np.full(n, -1)
 
         self.last_predict_calls = 0  # black box: calls to predict during the search
@@ -510,7 +512,7 @@ class CounterfactualProto:
             found=found, cf=best_x, orig_class=orig_class, orig_proba=orig_proba,
             cf_class=np.where(found, np.nan_to_num(best_proba).argmax(axis=1), -1),
             cf_proba=np.where(found[:, None], best_proba, np.nan),
-            proto_class=np.asarray(proto_class), distance=np.where(found, best_dist, np.nan),
+            proto_class=np.asarray(proto_class), prototype=prototype, distance=np.where(found, best_dist, np.nan),
             steps_to_first=first_step, steps_to_best=best_step, c=best_c,
             wall_time_s=np.full(n, wall), loss_history=loss_history, path=path)
 

@@ -1,0 +1,415 @@
+"""Run the paper's loss functions over instances and seeds: tidy results, cached on disk.
+
+The experiments of the paper (Tables 1-3, the θ and K sweeps) all have the same shape:
+for every seed, every loss-function configuration and every instance, search for a
+counterfactual one instance at a time, stopping at the first one, and record how long it
+took and how interpretable it is. :func:`run` does exactly that and returns one row per
+instance × configuration × seed (:data:`COLUMNS`), with the counterfactuals kept in a side
+array for figures.
+
+The loss functions of eq. 15 are defined once, in :func:`loss_kwargs`::
+
+    A: c·L_pred + β·L1 + L2            D: A + γ·L_AE + θ·L_proto
+    B: A + γ·L_AE                      E: C without L_pred (c = 0)
+    C: A + θ·L_proto                   F: D without L_pred (c = 0)
+
+Results are cached as ``.npz`` files under ``$CGP_CACHE_DIR/experiments/`` (or ``cache_dir``),
+one per chunk: a (configuration, seed) pair and a block of ``chunk_size`` instances (all of
+them by default; 1 gives per-instance chunks, so that long runs resume where they stopped).
+A chunk's key hashes everything its rows depend on: the configuration's explainer and
+explain arguments, the common explainer arguments (feature range included), the weights of
+every model used (classifier, autoencoders, encoder, the metric autoencoders), the
+instances and their ids, the fit data, the seed and :data:`CACHE_VERSION`. Timings are
+cached with the rest: a cached row reports the time measured when it was computed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .explainer import CounterfactualProto
+
+__all__ = ["LOSSES", "COLUMNS", "CACHE_VERSION", "loss_kwargs", "SeedModels", "build_explainer",
+           "ExperimentResult", "run", "summarize", "batched_throughput", "plot_sweep"]
+
+CACHE_VERSION = 1
+CACHE_DIR_ENV = "CGP_CACHE_DIR"
+
+#: The loss functions of eq. 15: which terms each one uses.
+LOSSES: dict[str, dict[str, bool]] = {
+    "A": dict(pred=True, ae=False, proto=False),
+    "B": dict(pred=True, ae=True, proto=False),
+    "C": dict(pred=True, ae=False, proto=True),
+    "D": dict(pred=True, ae=True, proto=True),
+    "E": dict(pred=False, ae=False, proto=True),
+    "F": dict(pred=False, ae=True, proto=True),
+}
+
+#: Arguments of a configuration that go to ``explain`` rather than to the constructor.
+EXPLAIN_KEYS = ("k", "k_type", "target_class")
+
+#: Columns of :attr:`ExperimentResult.frame`, in order.
+COLUMNS = ["config", "seed", "instance", "found", "orig_class", "cf_class", "proto_class",
+           "steps_to_first", "time_s", "distance", "c", "im1", "im2"]
+
+
+def loss_kwargs(loss: str, gamma: float = 0.0, theta: float = 0.0, c: float = 1.0) -> dict[str, float]:
+    """``CounterfactualProto`` keyword arguments (``c_init``, ``gamma``, ``theta``) of loss ``loss`` (eq. 15).
+
+    ``gamma`` is used by B, D and F only and must then be positive; ``theta`` by C-F only, and
+    must then be positive; ``c`` by A-D only (E and F drop L_pred: c = 0).
+    The other terms (β·L1 + L2, κ) are common to all losses and set once for the explainer.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {loss!r}")
+    terms = LOSSES[loss]
+    if terms["ae"] and not gamma > 0:
+        raise ValueError(f"gamma: loss {loss} uses γ·L_AE, so gamma must be > 0, got {gamma}")
+    if terms["proto"] and not theta > 0:
+        raise ValueError(f"theta: loss {loss} uses θ·L_proto, so theta must be > 0, got {theta}")
+    if terms["pred"] and not c > 0:
+        raise ValueError(f"c: loss {loss} uses c·L_pred, so c must be > 0, got {c}")
+    return dict(c_init=float(c) if terms["pred"] else 0.0,
+                gamma=float(gamma) if terms["ae"] else 0.0,
+                theta=float(theta) if terms["proto"] else 0.0)
+
+
+@dataclass
+class SeedModels:
+    """The models of one seed: the classifier, the search's autoencoder/encoder, the metrics' autoencoders.
+
+    classifier
+        The model explained (a Keras model or a function returning probabilities).
+    class_aes, ae_all
+        The autoencoders of IM1/IM2 (:mod:`cgp_lib.metrics`): one per class and one on all classes.
+    ae, enc
+        The autoencoder of L_AE and the encoder of encoder prototypes, when a loss uses them.
+    key
+        Identifies the models in cache keys. By default the weights of every Keras model above
+        are hashed; give a key when a model is a plain function.
+    """
+
+    classifier: Any
+    class_aes: Mapping[int, Any]
+    ae_all: Any
+    ae: Any = None
+    enc: Any = None
+    key: str | None = None
+
+    def digest(self) -> str:
+        if self.key is not None:
+            return str(self.key)
+        parts = {"classifier": _model_digest(self.classifier), "ae_all": _model_digest(self.ae_all),
+                 "ae": _model_digest(self.ae), "enc": _model_digest(self.enc),
+                 "class_aes": {str(c): _model_digest(m) for c, m in sorted(dict(self.class_aes).items())}}
+        return _hash(parts)
+
+
+def _model_digest(model) -> str | None:
+    if model is None:
+        return None
+    if not hasattr(model, "get_weights"):
+        raise TypeError(f"cannot hash the model {model!r} for the cache key: it has no weights; "
+                        "pass SeedModels(key=...)")
+    digest = hashlib.sha256()
+    for w in model.get_weights():
+        w = np.ascontiguousarray(w)
+        digest.update(f"{w.dtype.str}{w.shape}".encode())
+        digest.update(w.tobytes())
+    return digest.hexdigest()
+
+
+def _array_digest(a) -> str:
+    a = np.ascontiguousarray(np.asarray(a))
+    return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return {"array": _array_digest(value)}
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    raise TypeError(f"cannot put {type(value).__name__} in a cache key: {value!r}")
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(_jsonable(obj), sort_keys=True).encode()).hexdigest()
+
+
+def _split_config(config: Mapping[str, Any]) -> tuple[dict, dict]:
+    init = {k: v for k, v in config.items() if k not in EXPLAIN_KEYS}
+    explain = {k: v for k, v in config.items() if k in EXPLAIN_KEYS}
+    return init, explain
+
+
+def build_explainer(models: SeedModels, config: Mapping[str, Any], shape: tuple, fit_data: np.ndarray,
+                    prototypes: str = "kdtree", **common) -> CounterfactualProto:
+    """A fitted ``CounterfactualProto`` for one configuration (e.g. :func:`loss_kwargs` output).
+
+    The autoencoder ``models.ae`` is passed only when γ > 0; prototypes (``'kdtree'``: k-d
+    trees, ``'encoder'``: ``models.enc``) only when θ > 0, so that losses without these terms
+    are exactly the paper's. ``common`` holds the arguments shared by all configurations
+    (κ, β, feature_range, max_iterations, c_steps, ...). Arguments of ``explain`` in the
+    configuration (``k``, ``k_type``) are ignored here.
+    """
+    if prototypes not in ("kdtree", "encoder"):
+        raise ValueError(f"prototypes: expected 'kdtree' or 'encoder', got {prototypes!r}")
+    init, _ = _split_config(config)
+    kwargs = dict(common)
+    kwargs.update(init)
+    if kwargs.get("gamma", 0) > 0:
+        if models.ae is None:
+            raise ValueError("models.ae: the configuration has γ > 0 and needs an autoencoder")
+        kwargs["ae_model"] = models.ae
+    if kwargs.get("theta", 0) > 0:
+        if prototypes == "kdtree":
+            kwargs["use_kdtree"] = True
+        else:
+            if models.enc is None:
+                raise ValueError("models.enc: the configuration has θ > 0 and needs an encoder")
+            kwargs["enc_model"] = models.enc
+    explainer = CounterfactualProto(models.classifier, shape, **kwargs)
+    return explainer.fit(fit_data)
+
+
+@dataclass
+class ExperimentResult:
+    """Rows (``frame``, columns :data:`COLUMNS`) and the counterfactuals ``cf`` aligned with them.
+
+    ``cf[i]`` is the counterfactual of row ``i`` of ``frame`` (NaN where none was found).
+    """
+
+    frame: pd.DataFrame
+    cf: np.ndarray
+    computed_chunks: int = 0  # chunks computed in this call (the others came from the cache)
+    cached_chunks: int = 0
+
+    def counterfactuals(self, config: str, seed: int) -> np.ndarray:
+        """The counterfactuals of one configuration and seed, in instance order."""
+        rows = np.flatnonzero((self.frame["config"] == config).to_numpy()
+                              & (self.frame["seed"] == seed).to_numpy())
+        if rows.size == 0:
+            raise KeyError(f"no rows for config {config!r} and seed {seed}")
+        return self.cf[rows]
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get(CACHE_DIR_ENV)
+    base = Path(base).expanduser() if base else Path.home() / ".cache" / "cgp_lib"
+    return base / "experiments"
+
+
+def _save_chunk(path: Path, frame: pd.DataFrame, cf: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + f".{os.getpid()}.part")
+    arrays = {f"col_{c}": frame[c].to_numpy() for c in COLUMNS}
+    arrays["col_config"] = frame["config"].to_numpy().astype(str)  # no pickled objects in the file
+    with open(partial, "wb") as handle:
+        np.savez(handle, cf=cf, **arrays)
+    os.replace(partial, path)
+
+
+def _load_chunk(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    with np.load(path) as stored:
+        frame = pd.DataFrame({c: stored[f"col_{c}"] for c in COLUMNS})
+        return frame, stored["cf"]
+
+
+def _explain_chunk(explainer: CounterfactualProto, X: np.ndarray, explain_kwargs: dict,
+                   models: SeedModels) -> tuple[dict, np.ndarray]:
+    """Explain the rows one at a time, stopping at the first counterfactual; IM1/IM2 of those found."""
+    results = [explainer.explain(X[i:i + 1], stop_at_first=True, **explain_kwargs) for i in range(len(X))]
+    cat = lambda name: np.concatenate([getattr(r, name) for r in results])  # noqa: E731
+    found, cf = cat("found"), cat("cf")
+    cf_class, orig_class = cat("cf_class"), cat("orig_class")
+    im1 = np.full(len(X), np.nan)
+    im2 = np.full(len(X), np.nan)
+    if found.any():
+        im1[found] = metrics.im1(cf[found], cf_class[found], orig_class[found], models.class_aes)
+        im2[found] = metrics.im2(cf[found], cf_class[found], models.class_aes, models.ae_all)
+    columns = dict(found=found, orig_class=orig_class, cf_class=cf_class, proto_class=cat("proto_class"),
+                   steps_to_first=cat("steps_to_first"), time_s=cat("wall_time_s"),
+                   distance=cat("distance"), c=cat("c"), im1=im1, im2=im2)
+    return columns, cf
+
+
+def run(X: np.ndarray, configs: Mapping[str, Mapping[str, Any]], models: Callable[[int], SeedModels],
+        seeds: Sequence[int], fit_data: np.ndarray, explainer_kwargs: Mapping[str, Any] | None = None,
+        prototypes: str = "kdtree", instance_ids: Sequence[int] | None = None,
+        chunk_size: int | None = None, cache_dir: str | os.PathLike | None = None,
+        progress: bool = False, desc: str = "explaining") -> ExperimentResult:
+    """Explain every row of ``X`` under every configuration and seed, one instance at a time.
+
+    configs
+        Name -> explainer arguments of that configuration, typically ``loss_kwargs(...)``,
+        possibly with ``k``/``k_type`` for ``explain`` (e.g. ``{"C": loss_kwargs("C", theta=100)}``).
+    models
+        seed -> :class:`SeedModels`; called once per seed (training, or loading cached weights).
+    explainer_kwargs
+        Arguments common to every configuration: ``kappa``, ``beta``, ``feature_range``,
+        ``max_iterations``, ``c_steps``, ``learning_rate_init``, ...
+    instance_ids
+        Labels of the rows of X in the ``instance`` column (default 0..N-1).
+    chunk_size
+        Instances per cached chunk (default: all of them).
+
+    Each instance is explained alone with ``explain(X[i:i+1], stop_at_first=True)`` after one
+    untimed warm-up call of the explainer (tracing), so ``time_s`` is the time to the first
+    counterfactual as the paper measures it. IM1 and IM2 are those of that counterfactual
+    (NaN where none was found).
+    """
+    X = np.asarray(X, dtype=np.float32)
+    fit_data = np.asarray(fit_data, dtype=np.float32)
+    n = len(X)
+    ids = np.arange(n) if instance_ids is None else np.asarray(instance_ids)
+    if ids.shape != (n,):
+        raise ValueError(f"instance_ids: expected {n} ids, got shape {ids.shape}")
+    chunk_size = n if chunk_size is None else int(chunk_size)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size: expected a positive integer, got {chunk_size}")
+    common = dict(explainer_kwargs or {})
+    common.setdefault("kappa", 0.0)
+    common.setdefault("beta", 0.1)
+    directory = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    shape = (1,) + X.shape[1:]
+    fit_digest = _array_digest(fit_data)
+    blocks = [np.arange(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
+
+    frames, cfs = [], []
+    computed = cached = 0
+    jobs = [(seed, name) for seed in seeds for name in configs]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(jobs) * len(blocks), desc=desc, file=sys.stderr)
+    model_cache: dict[int, tuple[SeedModels, str]] = {}
+    for seed, name in jobs:
+        if seed not in model_cache:
+            model_cache.clear()  # one seed's models at a time
+            seed_models = models(seed)
+            model_cache[seed] = (seed_models, seed_models.digest())
+        seed_models, model_digest = model_cache[seed]
+        config = dict(configs[name])
+        _, explain_kwargs = _split_config(config)
+        base_key = dict(version=CACHE_VERSION, config=config, common=common, prototypes=prototypes,
+                        models=model_digest, fit=fit_digest, seed=int(seed), shape=list(shape))
+        explainer = None
+        for rows in blocks:
+            key = _hash(dict(base_key, X=_array_digest(X[rows]), ids=ids[rows].tolist()))
+            path = directory / f"{key[:32]}.npz"
+            if path.is_file():
+                frame, cf = _load_chunk(path)
+                frame["config"] = name  # the key holds the settings, not the name they go by
+                cached += 1
+            else:
+                if explainer is None:
+                    explainer = build_explainer(seed_models, config, shape, fit_data, prototypes, **common)
+                    explainer.explain(X[rows[:1]], stop_at_first=True, **explain_kwargs)  # warm-up: tracing
+                columns, cf = _explain_chunk(explainer, X[rows], explain_kwargs, seed_models)
+                frame = pd.DataFrame(dict(config=np.array([name] * len(rows), dtype=object),
+                                          seed=np.full(len(rows), int(seed)), instance=ids[rows], **columns))
+                frame = frame[COLUMNS]
+                _save_chunk(path, frame, cf)
+                computed += 1
+            frames.append(frame)
+            cfs.append(cf)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.astype(dict(config=str, seed=int, found=bool, orig_class=int, cf_class=int,
+                              proto_class=int, steps_to_first=int, time_s=float, distance=float,
+                              c=float, im1=float, im2=float))
+    return ExperimentResult(frame=frame, cf=np.concatenate(cfs, axis=0), computed_chunks=computed,
+                            cached_chunks=cached)
+
+
+def summarize(frame: pd.DataFrame, columns: Sequence[str] = ("time_s", "steps_to_first", "im1", "im2"),
+              by: str = "config", found_only: bool = True, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean and confidence bounds (:func:`cgp_lib.metrics.mean_ci`) of ``columns`` per ``by`` group.
+
+    Rows where no counterfactual was found are left out (``found_only``); the ``found`` and
+    ``n`` columns say how many rows each group had and how many were found. Returns one row
+    per group (in order of first appearance) with columns ``<col>``, ``<col>_low``, ``<col>_high``.
+    """
+    out = []
+    for group, rows in frame.groupby(by, sort=False):
+        record = {by: group, "n": len(rows), "found": int(rows["found"].sum())}
+        used = rows[rows["found"]] if found_only else rows
+        for col in columns:
+            values = used[col].to_numpy(dtype=float)
+            if values.size == 0:
+                record[col] = record[f"{col}_low"] = record[f"{col}_high"] = np.nan
+                continue
+            record[col], record[f"{col}_low"], record[f"{col}_high"] = metrics.mean_ci(values, confidence)
+        out.append(record)
+    return pd.DataFrame(out)
+
+
+def batched_throughput(explainer: CounterfactualProto, X: np.ndarray, repeats: int = 3,
+                       **explain_kwargs) -> dict[str, float]:
+    """Instances per second when all rows of ``X`` are explained together (``stop_at_first=True``).
+
+    One untimed call first (tracing for the batch shape), then the median wall time of
+    ``repeats`` calls. Returns ``instances``, ``seconds`` (median per call),
+    ``instances_per_s`` and ``found`` (rows with a counterfactual in the last call).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats: expected a positive integer, got {repeats}")
+    explainer.explain(X, stop_at_first=True, **explain_kwargs)
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = explainer.explain(X, stop_at_first=True, **explain_kwargs)
+        times.append(time.perf_counter() - start)
+    seconds = float(np.median(times))
+    return dict(instances=len(X), seconds=seconds, instances_per_s=len(X) / seconds,
+                found=int(result.found.sum()))
+
+
+def plot_sweep(summary: pd.DataFrame, x: str, columns: Sequence[str], labels: Sequence[str] | None = None,
+               axes=None, scales: Mapping[str, float] | None = None, xlabel: str | None = None):
+    """One panel per column of a :func:`summarize` table: the mean against ``x``, with its confidence band.
+
+    ``summary`` needs the column ``x`` (the swept setting, e.g. θ or K) and, for each name in
+    ``columns``, ``<name>``, ``<name>_low`` and ``<name>_high``; ``scales`` multiplies a column
+    for display (e.g. ``{"im2": 10}``). Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 2.8), constrained_layout=True)
+    axes = np.atleast_1d(axes)
+    labels = list(labels) if labels is not None else list(columns)
+    scales = dict(scales or {})
+    order = np.argsort(summary[x].to_numpy(dtype=float))
+    xs = summary[x].to_numpy(dtype=float)[order]
+    for ax, col, label in zip(axes, columns, labels):
+        scale = scales.get(col, 1.0)
+        mean = summary[col].to_numpy(dtype=float)[order] * scale
+        low = summary[f"{col}_low"].to_numpy(dtype=float)[order] * scale
+        high = summary[f"{col}_high"].to_numpy(dtype=float)[order] * scale
+        ax.plot(xs, mean, "o-", color="C0")
+        if np.isfinite(low).any():
+            ax.fill_between(xs, low, high, color="C0", alpha=0.2, linewidth=0)
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    return axes

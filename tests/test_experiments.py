@@ -1,0 +1,188 @@
+"""The experiment runner: loss definitions (eq. 15), tidy rows, the on-disk cache, summaries.
+
+Runs on the blob classifier of conftest.py with tiny searches (50 steps, 2 c steps), offline.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from cgp_lib import experiments, metrics
+from cgp_lib.experiments import COLUMNS, SeedModels, loss_kwargs
+from cgp_lib.explainer import CounterfactualProto
+
+ROWS = [0, 5, 67, 139]  # one instance of each blob class (and row 0, which loss A does not flip)
+COMMON = dict(max_iterations=50, c_steps=2, learning_rate_init=0.02)
+CONFIGS = {"A": loss_kwargs("A"), "C": loss_kwargs("C", theta=20.0)}
+
+
+def tiny_autoencoder(seed):
+    """An untrained, seeded 4-2-4 dense autoencoder: enough for IM1/IM2 to be defined."""
+    init = lambda s: tf.keras.initializers.GlorotUniform(seed=seed * 10 + s)  # noqa: E731
+    return tf.keras.Sequential([tf.keras.Input((4,)),
+                                tf.keras.layers.Dense(2, activation="tanh", kernel_initializer=init(1)),
+                                tf.keras.layers.Dense(4, kernel_initializer=init(2))])
+
+
+def models_for(blobs):
+    def factory(seed):
+        return SeedModels(classifier=blobs.model, class_aes={c: tiny_autoencoder(seed + c) for c in range(3)},
+                          ae_all=tiny_autoencoder(seed + 7), ae=tiny_autoencoder(seed + 9))
+    return factory
+
+
+class CountingExplain:
+    """Counts calls of CounterfactualProto.explain (and rows explained) while patched in."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        original = CounterfactualProto.explain
+        counter = self
+
+        def explain(self, X, *args, **kwargs):
+            counter.calls += 1
+            return original(self, X, *args, **kwargs)
+        monkeypatch.setattr(CounterfactualProto, "explain", explain)
+
+
+def run(blobs, cache_dir, configs=CONFIGS, seeds=(0, 1), common=COMMON, **kwargs):
+    return experiments.run(blobs.X[ROWS], configs, models_for(blobs), seeds, blobs.X,
+                           dict(common, feature_range=blobs.feature_range), cache_dir=cache_dir,
+                           instance_ids=[100 + r for r in ROWS], **kwargs)
+
+
+@pytest.fixture(scope="module")
+def first_run(blobs, tmp_path_factory):
+    cache_dir = tmp_path_factory.mktemp("experiments")
+    return cache_dir, run(blobs, cache_dir)
+
+
+# ----------------------------------------------------------------------------- loss definitions
+def test_loss_kwargs_follow_eq_15():
+    assert loss_kwargs("A", gamma=5, theta=7, c=2) == dict(c_init=2.0, gamma=0.0, theta=0.0)
+    assert loss_kwargs("B", gamma=5, theta=7, c=2) == dict(c_init=2.0, gamma=5.0, theta=0.0)
+    assert loss_kwargs("C", gamma=5, theta=7, c=2) == dict(c_init=2.0, gamma=0.0, theta=7.0)
+    assert loss_kwargs("D", gamma=5, theta=7, c=2) == dict(c_init=2.0, gamma=5.0, theta=7.0)
+    assert loss_kwargs("E", gamma=5, theta=7, c=2) == dict(c_init=0.0, gamma=0.0, theta=7.0)
+    assert loss_kwargs("F", gamma=5, theta=7, c=2) == dict(c_init=0.0, gamma=5.0, theta=7.0)
+
+
+@pytest.mark.parametrize("loss, kwargs, word", [("G", {}, "loss"), ("B", dict(gamma=0), "gamma"),
+                                                ("C", {}, "theta"), ("A", dict(c=0), "c")])
+def test_loss_kwargs_reject_missing_terms(loss, kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        loss_kwargs(loss, **kwargs)
+
+
+def test_build_explainer_passes_models_only_for_terms_used(blobs):
+    models = models_for(blobs)(0)
+    common = dict(COMMON, feature_range=blobs.feature_range)
+    a = experiments.build_explainer(models, loss_kwargs("A"), (1, 4), blobs.X, **common)
+    assert a.ae_model is None and a.prototypes is None and a.c_init == 1.0
+    b = experiments.build_explainer(models, loss_kwargs("B", gamma=3.0), (1, 4), blobs.X, **common)
+    assert b.ae_model is models.ae and b.prototypes is None and b.gamma == 3.0
+    e = experiments.build_explainer(models, loss_kwargs("E", theta=4.0), (1, 4), blobs.X, **common)
+    assert e.ae_model is None and e.prototypes is not None and e.fitted and e.c_init == 0.0
+    with pytest.raises(ValueError, match="encoder"):
+        experiments.build_explainer(models, loss_kwargs("C", theta=4.0), (1, 4), blobs.X,
+                                    prototypes="encoder", **common)
+
+
+# ----------------------------------------------------------------------------- the runner
+def test_run_gives_one_row_per_instance_config_and_seed(first_run, blobs):
+    _, result = first_run
+    frame = result.frame
+    assert list(frame.columns) == COLUMNS
+    assert len(frame) == len(ROWS) * len(CONFIGS) * 2 and result.cf.shape == (len(frame), 4)
+    assert frame.groupby(["config", "seed", "instance"]).size().eq(1).all()
+    assert sorted(frame["instance"].unique()) == [100 + r for r in ROWS]
+    assert result.computed_chunks == 4 and result.cached_chunks == 0
+    # the search did something: counterfactuals found, of another class, at a positive step
+    found = frame["found"].to_numpy()
+    assert found.sum() >= 6 and not found.all()
+    assert (frame.loc[found, "cf_class"] != frame.loc[found, "orig_class"]).all()
+    assert (frame.loc[found, "steps_to_first"] >= 1).all() and (frame.loc[found, "time_s"] > 0).all()
+    assert np.isfinite(result.cf[found]).all() and np.isnan(result.cf[~found]).all()
+    assert frame.loc[found, ["im1", "im2"]].notna().all().all()
+    assert frame.loc[~found, ["im1", "im2"]].isna().all().all()
+    # prototypes are recorded for C only
+    assert (frame.loc[frame["config"] == "A", "proto_class"] == -1).all()
+    assert (frame.loc[frame["config"] == "C", "proto_class"] >= 0).all()
+
+
+def test_run_rows_match_the_explainer_and_metrics(first_run, blobs):
+    """Rows of one (config, seed) equal a direct one-instance-at-a-time search and direct IM1/IM2."""
+    _, result = first_run
+    models = models_for(blobs)(1)
+    explainer = experiments.build_explainer(models, CONFIGS["C"], (1, 4), blobs.X,
+                                            **dict(COMMON, feature_range=blobs.feature_range))
+    direct = [explainer.explain(blobs.X[[r]], stop_at_first=True) for r in ROWS]
+    rows = result.frame[(result.frame["config"] == "C") & (result.frame["seed"] == 1)]
+    np.testing.assert_array_equal(rows["steps_to_first"], [d.steps_to_first[0] for d in direct])
+    cf = result.counterfactuals("C", 1)
+    np.testing.assert_allclose(cf, np.concatenate([d.cf for d in direct]), atol=1e-6)
+    found = rows["found"].to_numpy()
+    np.testing.assert_allclose(rows["im1"].to_numpy()[found],
+                               metrics.im1(cf[found], rows["cf_class"].to_numpy()[found],
+                                           rows["orig_class"].to_numpy()[found], models.class_aes), rtol=1e-6)
+    np.testing.assert_allclose(rows["im2"].to_numpy()[found],
+                               metrics.im2(cf[found], rows["cf_class"].to_numpy()[found], models.class_aes,
+                                           models.ae_all), rtol=1e-6)
+
+
+def test_cache_returns_identical_results_without_explaining(first_run, blobs, monkeypatch):
+    cache_dir, result = first_run
+    counter = CountingExplain(monkeypatch)
+    again = run(blobs, cache_dir)
+    assert counter.calls == 0 and again.cached_chunks == 4 and again.computed_chunks == 0
+    pd.testing.assert_frame_equal(again.frame, result.frame)
+    np.testing.assert_array_equal(again.cf, result.cf)
+    # the same settings under another name come from the cache, labelled with the new name
+    renamed = run(blobs, cache_dir, configs={"C, θ=20": CONFIGS["C"]}, seeds=(1,))
+    assert counter.calls == 0 and renamed.cached_chunks == 1
+    assert (renamed.frame["config"] == "C, θ=20").all()
+    np.testing.assert_array_equal(renamed.cf, result.counterfactuals("C", 1))
+
+
+def test_cache_key_changes_with_settings_and_resumes_missing_chunks(first_run, blobs, monkeypatch, tmp_path):
+    cache_dir, result = first_run
+    counter = CountingExplain(monkeypatch)
+    # another max_iterations is another experiment: one (config, seed) recomputed, 1 warm-up + 3 rows
+    run(blobs, cache_dir, configs={"A": CONFIGS["A"]}, seeds=(0,), common=dict(COMMON, max_iterations=40))
+    assert counter.calls == 1 + len(ROWS)
+    # per-instance chunks: delete one and only that instance is explained again
+    counter.calls = 0
+    first = run(blobs, tmp_path, configs={"C": CONFIGS["C"]}, seeds=(0,), chunk_size=1)
+    files = sorted(tmp_path.glob("*.npz"))
+    assert first.computed_chunks == len(ROWS) == len(files)
+    files[0].unlink()
+    counter.calls = 0
+    resumed = run(blobs, tmp_path, configs={"C": CONFIGS["C"]}, seeds=(0,), chunk_size=1)
+    assert counter.calls == 2 and resumed.computed_chunks == 1 and resumed.cached_chunks == len(ROWS) - 1
+    pd.testing.assert_frame_equal(resumed.frame.drop(columns="time_s"), first.frame.drop(columns="time_s"))
+    # and the per-instance chunks agree with the all-instances chunk of the first run
+    whole = result.frame[(result.frame["config"] == "C") & (result.frame["seed"] == 0)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(resumed.frame.drop(columns="time_s"), whole.drop(columns="time_s"))
+
+
+def test_summarize_uses_found_rows_and_mean_ci(first_run):
+    _, result = first_run
+    table = experiments.summarize(result.frame)
+    assert list(table["config"]) == list(CONFIGS)
+    for _, row in table.iterrows():
+        rows = result.frame[result.frame["config"] == row["config"]]
+        assert row["n"] == len(rows) and row["found"] == rows["found"].sum()
+        mean, low, high = metrics.mean_ci(rows.loc[rows["found"], "steps_to_first"].to_numpy(float))
+        assert (row["steps_to_first"], row["steps_to_first_low"], row["steps_to_first_high"]) == \
+            pytest.approx((mean, low, high), nan_ok=True)
+
+
+def test_batched_throughput(blobs):
+    models = models_for(blobs)(0)
+    explainer = experiments.build_explainer(models, CONFIGS["C"], (1, 4), blobs.X,
+                                            **dict(COMMON, feature_range=blobs.feature_range))
+    out = experiments.batched_throughput(explainer, blobs.X[ROWS], repeats=2)
+    assert out["instances"] == len(ROWS) and out["found"] == len(ROWS)
+    assert out["instances_per_s"] == pytest.approx(len(ROWS) / out["seconds"])
+    with pytest.raises(ValueError, match="repeats"):
+        experiments.batched_throughput(explainer, blobs.X[ROWS], repeats=0)
