@@ -27,14 +27,25 @@ def chromium_binary() -> str:
     raise RuntimeError("headless Chromium is needed: apt-get install chromium")
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class QuietServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # the browser closing a connection early is not an error of the book
+
+
 @pytest.fixture(scope="session")
 def site():
     """The built book served on a free local port; yields its base URL."""
     if not (HTML / "index.html").exists():
         raise RuntimeError(f"no built book in {HTML}: run `make book` first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
-    handler.log_message = lambda *args: None
-    with socketserver.TCPServer(("127.0.0.1", 0), handler) as server:
+    handler = functools.partial(QuietHandler, directory=str(HTML))
+    with QuietServer(("127.0.0.1", 0), handler) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         yield f"http://127.0.0.1:{server.server_address[1]}"
