@@ -205,6 +205,7 @@ class CounterfactualProto:
                                                                           np.float32)), 1).shape[1]
         self.fitted = False
         self.last_predict_calls = 0
+        self._black_box_error = None
         self._white_box_run = tf.function(self._white_box_c_step, reduce_retracing=True)
         self._smooth_step = tf.function(self._black_box_step, reduce_retracing=True)
         self._loss_terms_fn = tf.function(self._loss_terms, reduce_retracing=True)
@@ -217,6 +218,26 @@ class CounterfactualProto:
                    for i in range(0, len(X), batch_size)]
             return np.concatenate(out, axis=0)
         return np.asarray(self.predict(X))
+
+    def _forward(self, x):
+        """Class probabilities inside compiled code: the Keras model, or the black box through
+        ``tf.numpy_function`` (no gradient flows through it; used where none is needed)."""
+        if self.is_keras:
+            return self.predict(x, training=False)
+        proba = tf.numpy_function(self._black_box_proba, [x], tf.float32, stateful=True)
+        return tf.ensure_shape(proba, [x.shape[0], self.n_classes])
+
+    def _black_box_proba(self, x: np.ndarray) -> np.ndarray:
+        """The black box on ``x``, chunked by ``max_predict_rows``, checked; counts the calls."""
+        try:
+            out = []
+            for i in range(0, len(x), self.max_predict_rows):
+                self.last_predict_calls += 1
+                out.append(np.asarray(self.predict(x[i:i + self.max_predict_rows])))
+            return check_probabilities(np.concatenate(out, axis=0), len(x)).astype(np.float32)
+        except Exception as error:  # re-raised as is by explain(), not as TensorFlow's wrapper
+            self._black_box_error = error
+            raise
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of the model on ``X``, checked."""
@@ -302,7 +323,7 @@ class CounterfactualProto:
         for i in tf.range(self.max_iterations):
             grad = self._smooth_gradient(y, x0, onehot, c, proto, with_pred)
             x, y = self._update(y, x, x0, grad, i, active)
-            proba = self.predict(x, training=False)
+            proba = self._forward(x)
             valid = is_counterfactual(proba, onehot, allowed, self.kappa) & active
             best = track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step_offset + i + 1)
             if record:
@@ -473,11 +494,19 @@ class CounterfactualProto:
             offset = c_step * self.max_iterations
             # with stop_at_first, rows that already have a counterfactual stay where they are
             active = ~(stop_at_first & (first_step >= 0))
-            if self.is_keras:
-                step_best, hist, iterates = self._white_box_run(
-                    tf.constant(X), tf.constant(onehot), tf.constant(allowed), tf.constant(c, tf.float32),
-                    tf.constant(proto), tf.constant(offset), tf.constant(active), bool(np.any(c != 0)),
-                    bool(stop_at_first), bool(record_losses), bool(record_path))
+            if self.is_keras or not np.any(c != 0):
+                # A black box with c = 0 (losses E, F) needs no numerical gradient: the whole c step
+                # runs compiled, with one predict call per step for the counterfactual test.
+                self._black_box_error = None
+                try:
+                    step_best, hist, iterates = self._white_box_run(
+                        tf.constant(X), tf.constant(onehot), tf.constant(allowed), tf.constant(c, tf.float32),
+                        tf.constant(proto), tf.constant(offset), tf.constant(active), bool(np.any(c != 0)),
+                        bool(stop_at_first), bool(record_losses), bool(record_path))
+                except tf.errors.OpError:
+                    if self._black_box_error is not None:
+                        raise self._black_box_error from None
+                    raise
             else:
                 step_best, hist, iterates = self._black_box_c_step(
                     X, onehot, allowed, c, proto, offset, active, stop_at_first, record_losses, record_path)

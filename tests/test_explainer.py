@@ -110,6 +110,21 @@ def test_black_box_without_prediction_loss_calls_predict_once_per_step(blobs):
     assert rec.sizes == [3] + [3] * 20
 
 
+def test_black_box_without_prediction_loss_reports_bad_probabilities_as_value_error(blobs):
+    # c = 0 runs the black box inside the compiled loop; its errors must still surface as such
+    good = blobs.black_box()
+    calls = []
+
+    def degrading(X):
+        calls.append(len(X))
+        proba = good(X)
+        return proba if len(calls) < 4 else proba * 2.0  # rows no longer sum to 1 after 3 calls
+
+    explainer = make(blobs, degrading, use_kdtree=True, theta=20.0, c_init=0.0, c_steps=1, max_iterations=20)
+    with pytest.raises(ValueError, match="predict"):
+        explainer.explain(blobs.X_explain[:3])
+
+
 def test_black_box_with_prediction_loss_calls_predict_once_per_step(blobs):
     rec = Recorder(blobs.black_box())
     explainer = make(blobs, rec, use_kdtree=True, theta=20.0, c_init=1.0, c_steps=1, max_iterations=20,
@@ -156,12 +171,17 @@ def test_black_box_small_max_predict_rows_splits_calls_with_same_result(blobs):
 
 
 # ----------------------------------------------------------------------------- white vs black box
-def test_white_and_black_box_identical_without_prediction_loss(blobs):
-    # With c = 0 neither path uses the prediction gradient: the same algorithm on the same numbers.
+@pytest.mark.parametrize("batch", ["all", "one"])
+def test_white_and_black_box_identical_without_prediction_loss(blobs, batch):
+    # With c = 0 neither path uses the prediction gradient: the same algorithm on the same numbers
+    # (the black box runs inside the compiled loop then, at any batch size, batch 1 included).
     kwargs = dict(use_kdtree=True, theta=20.0, c_init=0.0, c_steps=1, max_iterations=100,
                   learning_rate_init=0.02)
-    white = make(blobs, **kwargs).explain(blobs.X_explain, record_losses=True)
-    black = make(blobs, blobs.black_box(), **kwargs).explain(blobs.X_explain, record_losses=True)
+    X = blobs.X_explain
+    if batch == "one":  # the first row that has a counterfactual
+        X = X[[int(np.argmax(make(blobs, **kwargs).explain(X).found))]]
+    white = make(blobs, **kwargs).explain(X, record_losses=True)
+    black = make(blobs, blobs.black_box(), **kwargs).explain(X, record_losses=True)
     assert white.found.any()
     assert_same_results(white, black, cf_atol=1e-6)
     for term in ("l1", "l2", "proto"):
