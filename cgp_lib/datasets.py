@@ -35,6 +35,8 @@ __all__ = [
     "load_cifar10",
     "load_breast_cancer",
     "load_adult",
+    "AdultSplit",
+    "adult_split",
 ]
 
 DATA_DIR_ENV = "CGP_DATA_DIR"
@@ -241,7 +243,10 @@ ADULT_DROPPED_COLUMNS = ["fnlwgt", "Education-Num"]
 ADULT_TARGET_NAMES = ["<=50K", ">50K"]
 
 # Category groups, written as group -> raw values. They reproduce alibi 0.9.6's
-# `fetch_adult`; raw values that are not listed (e.g. "Bachelors", "?") stay as they are.
+# `fetch_adult` exactly (checked: same codes, targets, names and category maps on adult.data);
+# raw values that are not listed stay as they are: Education "Bachelors", "Doctorate";
+# Country "Yugoslavia"; every value of Workclass, Relationship, Race and Sex; and the missing
+# value "?" (Workclass, Occupation, Country), which is kept as a category of its own.
 ADULT_CATEGORY_GROUPS: dict[str, dict[str, list[str]]] = {
     "Education": {
         "Dropout": ["10th", "11th", "12th", "1st-4th", "5th-6th", "7th-8th", "9th", "Preschool"],
@@ -375,3 +380,105 @@ def load_adult() -> AdultData:
     """
     raw = _load_from_data_dir_or_fetch(ADULT_FILE, _read_adult_raw, _fetch_adult_raw)
     return _preprocess_adult(raw)
+
+
+# --------------------------------------------------------------------------------------
+# Adult, split and scaled as in alibi's CounterfactualProto examples
+# --------------------------------------------------------------------------------------
+ADULT_N_TRAIN = 30000
+
+
+@dataclass(frozen=True, eq=False)
+class AdultSplit:
+    """The Adult data of the paper's categorical example (section 4.4), ready for a classifier.
+
+    Columns are reordered so that the 8 categorical variables come first (Workclass,
+    Education, Marital Status, Occupation, Relationship, Race, Sex, Country), then the 4
+    numerical ones (Age, Capital Gain, Capital Loss, Hours per week), min-max scaled to
+    ``feature_range``. ``x_*_ord``: ordinal layout (12 columns, codes of the categories);
+    ``x_*_ohe``: one-hot layout (57 columns, the 8 blocks first). ``category_map`` and
+    ``cat_vars_ord`` are keyed by the ordinal column, ``cat_vars_ohe`` by the first column of
+    each one-hot block. ``numeric_min``, ``numeric_max``: the raw bounds used for scaling
+    (:meth:`unscale` gives years, dollars and hours back).
+    """
+
+    x_train_ord: np.ndarray
+    x_test_ord: np.ndarray
+    x_train_ohe: np.ndarray
+    x_test_ohe: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    feature_names: list[str]
+    category_map: dict[int, list[str]]
+    cat_vars_ord: dict[int, int]
+    cat_vars_ohe: dict[int, int]
+    numeric_min: np.ndarray
+    numeric_max: np.ndarray
+    feature_range: tuple[float, float]
+    target_names: list[str]
+
+    @property
+    def numerical(self) -> list[int]:
+        """Ordinal columns of the numerical features."""
+        return [c for c in range(len(self.feature_names)) if c not in self.cat_vars_ord]
+
+    def unscale(self, x_ord: np.ndarray) -> np.ndarray:
+        """Ordinal rows with the numerical columns back in their raw units (float64)."""
+        x = np.array(x_ord, dtype=np.float64, copy=True)
+        lo, hi = self.feature_range
+        cols = self.numerical
+        x[:, cols] = (x[:, cols] - lo) / (hi - lo) * (self.numeric_max - self.numeric_min) + self.numeric_min
+        return x
+
+    def describe(self, x_ord: np.ndarray) -> pd.DataFrame:
+        """Readable rows: category names and raw numbers (Age etc. rounded to integers)."""
+        raw = self.unscale(x_ord)
+        columns = {}
+        for c, name in enumerate(self.feature_names):
+            if c in self.category_map:
+                columns[name] = [self.category_map[c][int(v)] for v in raw[:, c]]
+            else:
+                columns[name] = np.round(raw[:, c]).astype(int)
+        return pd.DataFrame(columns)
+
+
+def adult_split(seed: int = 0, n_train: int = ADULT_N_TRAIN,
+                feature_range: tuple[float, float] = (-1.0, 1.0)) -> AdultSplit:
+    """Adult as in alibi's ``cfproto_cat_adult_ohe`` example (the paper's section 4.4).
+
+    :func:`load_adult`, rows shuffled with ``np.random.seed(seed)`` and
+    ``np.random.permutation``; the first ``n_train`` rows are the training set and the rows
+    after the next one the test set (the example skips row ``n_train``: 30,000 / 2,560
+    rows). Categorical columns first; numerical columns min-max scaled to
+    ``feature_range`` with the minimum and maximum over all rows (as the example does).
+    """
+    adult = load_adult()
+    n = len(adult.data)
+    if not isinstance(n_train, (int, np.integer)) or not 1 <= n_train < n - 1:
+        raise ValueError(f"n_train: expected an integer in [1, {n - 2}], got {n_train!r}")
+    lo, hi = (float(v) for v in feature_range)
+    if not lo < hi:
+        raise ValueError(f"feature_range: expected (min, max) with min < max, got {feature_range!r}")
+    order = np.random.RandomState(seed).permutation(n)
+    data, target = adult.data[order], adult.target[order]
+    cat_cols = sorted(adult.category_map)
+    num_cols = [c for c in range(data.shape[1]) if c not in adult.category_map]
+    x_num = data[:, num_cols].astype(np.float64)
+    xmin, xmax = x_num.min(axis=0), x_num.max(axis=0)
+    x_num = (x_num - xmin) / (xmax - xmin) * (hi - lo) + lo
+    x_ord = np.concatenate([data[:, cat_cols].astype(np.float64), x_num], axis=1).astype(np.float32)
+    category_map = {i: list(adult.category_map[c]) for i, c in enumerate(cat_cols)}
+    cat_vars_ord = {i: len(v) for i, v in category_map.items()}
+    blocks, cat_vars_ohe, k = [], {}, 0
+    for i, n_cat in cat_vars_ord.items():
+        blocks.append(np.eye(n_cat, dtype=np.float32)[x_ord[:, i].astype(int)])
+        cat_vars_ohe[k] = n_cat
+        k += n_cat
+    x_ohe = np.concatenate(blocks + [x_ord[:, len(cat_cols):]], axis=1)
+    train, test = slice(0, n_train), slice(n_train + 1, n)
+    return AdultSplit(
+        x_train_ord=x_ord[train], x_test_ord=x_ord[test], x_train_ohe=x_ohe[train], x_test_ohe=x_ohe[test],
+        y_train=target[train], y_test=target[test],
+        feature_names=[adult.feature_names[c] for c in cat_cols + num_cols], category_map=category_map,
+        cat_vars_ord=cat_vars_ord, cat_vars_ohe=cat_vars_ohe, numeric_min=xmin, numeric_max=xmax,
+        feature_range=(lo, hi), target_names=list(adult.target_names))

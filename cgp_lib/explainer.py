@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from . import fista
+from . import categorical, fista
 from .gradients import PROBA_PERTURBATIONS, BatchedPredictor, numerical_gradient
 from .losses import autoencoder_loss, elastic_net, l1_norm, l2_squared, prediction_loss, prototype_loss
 from .prototypes import EncoderPrototypes, KDTreePrototypes, PrototypeStrategy
-from .validation import (check_feature_range, check_instances, check_number, check_probabilities,
-                         check_within_range)
+from .validation import (check_cat_vars, check_categorical_data, check_feature_range, check_instances,
+                         check_number, check_probabilities, check_within_range)
 
 LOSS_TERMS = ("pred", "l1", "l2", "ae", "proto", "total")
 _NO_DISTANCE = 1e10  # alibi's initial best distance
@@ -62,6 +62,7 @@ class CounterfactualResult:
     wall_time_s: np.ndarray  # (N,) wall time of the explain call that produced the row (shared by a batch)
     loss_history: dict | None = field(default=None, repr=False)  # term -> (c_steps, max_iterations, N)
     path: np.ndarray | None = field(default=None, repr=False)  # (c_steps, max_iterations, N, *shape) iterates
+    cf_search: np.ndarray | None = field(default=None, repr=False)  # categorical data: cf in the search space
 
     def __len__(self) -> int:
         return len(self.found)
@@ -139,13 +140,26 @@ class CounterfactualProto:
         :mod:`cgp_lib.gradients`.
     max_predict_rows
         Black-box only: at most this many rows per call to ``predict``.
+    cat_vars, ohe
+        Categorical variables (paper section 3.4), as in alibi: {column: number of
+        categories}; with ``ohe=True`` the column is the first of the variable's one-hot
+        block. The search then runs in the ordinal layout, each category replaced by a number
+        computed in :meth:`fit` (:mod:`cgp_lib.categorical`); ``feature_range`` is given in
+        that layout (one column per variable). The model always sees the nearest category;
+        gradients pass the mapping straight through, as in alibi. Prototypes: k-d trees only
+        (in the search space); no autoencoder.
+    immutable
+        Columns (of the model's input; for one-hot data any column of a variable's block)
+        that the search never changes, for example race or sex: their gradient is set to
+        zero, so they keep the instance's value.
     """
 
     def __init__(self, predict, shape, kappa=0., beta=.1, feature_range=(-1e10, 1e10), gamma=0.,
                  ae_model=None, enc_model=None, theta=0., use_kdtree=False, learning_rate_init=1e-2,
                  max_iterations=1000, c_init=10., c_steps=10, eps=(1e-3, 1e-3), clip=(-1000., 1000.),
                  update_num_grad=1, prototypes: PrototypeStrategy | None = None,
-                 proba_perturbation="coordinate", max_predict_rows=16384):
+                 proba_perturbation="coordinate", max_predict_rows=16384, cat_vars=None, ohe=False,
+                 immutable=None):
         if not callable(predict):
             raise TypeError("predict: expected a tf.keras.Model or a function returning probabilities")
         try:
@@ -181,14 +195,35 @@ class CounterfactualProto:
             raise TypeError("prototypes: expected a cgp_lib.prototypes.PrototypeStrategy")
         if theta > 0 and prototypes is None:
             raise ValueError("theta: L_proto needs prototypes; pass enc_model, use_kdtree=True or prototypes")
+        if not isinstance(ohe, bool):
+            raise TypeError(f"ohe: expected True or False, got {ohe!r}")
+        self.cat_vars, self.ohe = None, ohe
+        search_shape = shape[1:]
+        if cat_vars:
+            if len(shape) != 2:
+                raise ValueError(f"cat_vars: categorical variables need tabular instances, shape (1, columns); "
+                                 f"got shape {shape}")
+            self.cat_vars = check_cat_vars(cat_vars, shape[1], ohe)
+            search_shape = (categorical.ordinal_width(self.cat_vars, shape[1], ohe),)
+            if ae_model is not None or gamma > 0:
+                raise ValueError("ae_model: L_AE is not supported with cat_vars; set gamma=0 and ae_model=None")
+            if prototypes is not None and not isinstance(prototypes, KDTreePrototypes):
+                raise ValueError("enc_model: with cat_vars only k-d tree prototypes are supported "
+                                 "(use_kdtree=True), built in the search space")
+        elif ohe:
+            raise ValueError("ohe: one-hot encoding needs cat_vars")
+        self.search_shape = search_shape
 
         self.predict = predict
         self.is_keras = isinstance(predict, tf.keras.Model)
         self.shape = shape
         self.instance_shape = shape[1:]
         self.kappa, self.beta, self.gamma, self.theta = float(kappa), float(beta), float(gamma), float(theta)
-        self.lower, self.upper = check_feature_range(feature_range, self.instance_shape)
+        self.lower, self.upper = check_feature_range(feature_range, self.search_shape)
+        self._init_bounds = (self.lower.copy(), self.upper.copy())
         self.feature_range = (self.lower, self.upper)
+        self.catmap: categorical.CategoricalMap | None = None
+        self._mutable = self._immutable_mask(immutable)
         self.ae_model, self.enc_model, self.prototypes = ae_model, enc_model, prototypes
         self.learning_rate_init, self.max_iterations = float(learning_rate_init), int(max_iterations)
         self.c_init, self.c_steps = float(c_init), int(c_steps)
@@ -206,10 +241,53 @@ class CounterfactualProto:
         self.fitted = False
         self.last_predict_calls = 0
         self._black_box_error = None
+        self._compile()
+
+    def _compile(self):
+        """(Re)create the compiled steps; called again after a categorical fit changes the mapping."""
         self._white_box_run = tf.function(self._white_box_c_step, reduce_retracing=True)
         self._smooth_step = tf.function(self._black_box_step, reduce_retracing=True)
         self._loss_terms_fn = tf.function(self._loss_terms, reduce_retracing=True)
         self._track = tf.function(self._check_and_track, reduce_retracing=True)
+
+    def _immutable_mask(self, immutable):
+        """(1, *search shape) float mask: 0 for immutable columns, 1 elsewhere; None if none."""
+        if immutable is None or len(immutable) == 0:
+            return None
+        n_model = int(np.prod(self.instance_shape))
+        mask = np.ones(int(np.prod(self.search_shape)), np.float32)
+        if self.cat_vars is not None and self.ohe:  # model column -> search column
+            to_search, j, k = {}, 0, 0
+            while k < n_model:
+                width = self.cat_vars.get(k, 1)
+                for i in range(k, k + width):
+                    to_search[i] = j
+                j, k = j + 1, k + width
+        else:
+            to_search = {i: i for i in range(n_model)}
+        for col in immutable:
+            if isinstance(col, bool) or not isinstance(col, (int, np.integer)) or not 0 <= col < n_model:
+                raise ValueError(f"immutable: expected column indices in [0, {n_model}), got {col!r}")
+            mask[to_search[int(col)]] = 0.0
+        return tf.constant(mask.reshape((1,) + tuple(self.search_shape)))
+
+    def _model_proba(self, z):
+        """The Keras model's probabilities at search-space points (categories mapped back first)."""
+        x = z if self.catmap is None else self.catmap.to_model_tf(z)
+        return self.predict(x, training=False)
+
+    def _search_predict(self, Z: np.ndarray) -> np.ndarray:
+        """Black box: ``predict`` at search-space points (categories mapped back first)."""
+        return self.predict(Z if self.catmap is None else self.catmap.to_model(Z))
+
+    def to_search(self, X) -> np.ndarray:
+        """Instances of the model's input space in the search space (identity without cat_vars)."""
+        X = check_instances(X, self.instance_shape)
+        if self.cat_vars is None:
+            return X
+        if self.catmap is None:
+            raise ValueError("X: call fit(X_train) first; it computes the numbers of the categories")
+        return self.catmap.to_search(X)
 
     # ------------------------------------------------------------------ prediction
     def _predict_numpy(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
@@ -223,7 +301,7 @@ class CounterfactualProto:
         """Class probabilities inside compiled code: the Keras model, or the black box through
         ``tf.numpy_function`` (no gradient flows through it; used where none is needed)."""
         if self.is_keras:
-            return self.predict(x, training=False)
+            return self._model_proba(x)
         proba = tf.numpy_function(self._black_box_proba, [x], tf.float32, stateful=True)
         return tf.ensure_shape(proba, [x.shape[0], self.n_classes])
 
@@ -233,7 +311,7 @@ class CounterfactualProto:
             out = []
             for i in range(0, len(x), self.max_predict_rows):
                 self.last_predict_calls += 1
-                out.append(np.asarray(self.predict(x[i:i + self.max_predict_rows])))
+                out.append(np.asarray(self._search_predict(x[i:i + self.max_predict_rows])))
             return check_probabilities(np.concatenate(out, axis=0), len(x)).astype(np.float32)
         except Exception as error:  # re-raised as is by explain(), not as TensorFlow's wrapper
             self._black_box_error = error
@@ -245,15 +323,46 @@ class CounterfactualProto:
         return check_probabilities(self._predict_numpy(X), len(X))
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, batch_size: int = 4096) -> "CounterfactualProto":
+    def fit(self, X, batch_size: int = 4096, d_type: str = "abdm", w: float | None = None,
+            disc_perc=(25, 50, 75), standardize_cat_vars: bool = False, smooth: float = 1.0, center: bool = True,
+            update_feature_range: bool = True) -> "CounterfactualProto":
         """Label a training sample with the model's predictions and build the class prototypes.
 
-        Needed when prototypes are used (θ > 0, an encoder or k-d trees); harmless otherwise.
+        Needed when prototypes are used (θ > 0, an encoder or k-d trees) or with ``cat_vars``;
+        harmless otherwise. With ``cat_vars`` it first computes one number per category
+        (paper section 3.4, appendix D; :func:`cgp_lib.categorical.embed_categories`):
+        ``d_type`` 'abdm' (eq. 18, numerical features binned at the ``disc_perc``
+        percentiles), 'mvdm' (eq. 17, from the model's predictions) or 'abdm-mvdm' (weight
+        ``w`` on ABDM); ``standardize_cat_vars``, ``smooth``, ``center`` as in alibi. With
+        ``update_feature_range`` the bounds of each categorical column become the [min, max]
+        of its numbers. (alibi 0.9.6 updates its attribute but its search keeps clipping to
+        the ``feature_range`` given to the constructor, which is what ``False`` does here.)
+        The k-d trees are built in the search space.
         """
         X = check_instances(X, self.instance_shape)
         labels = np.argmax(self.predict_proba(X), axis=1)
+        Xs = X
+        if self.cat_vars is not None:
+            check_categorical_data(X, self.cat_vars, self.ohe)
+            lower, upper = self._init_bounds
+            self.catmap = categorical.fit_categorical_map(
+                X, labels, self.cat_vars, self.ohe, lower[0], upper[0], d_type=d_type, w=w, disc_perc=disc_perc,
+                standardize_cat_vars=standardize_cat_vars, smooth=smooth, center=center)
+            if update_feature_range:
+                self.lower, self.upper = self.catmap.bounds(lower, upper)
+            else:
+                self.lower, self.upper = lower.copy(), upper.copy()
+                for c, values in self.catmap.embedding.items():
+                    if values.min() < lower[0, c] or values.max() > upper[0, c]:
+                        raise ValueError(
+                            f"update_feature_range: the numbers of the categories of search column {c} "
+                            f"([{values.min():.3g}, {values.max():.3g}]) leave feature_range "
+                            f"[{lower[0, c]:.3g}, {upper[0, c]:.3g}]; pass update_feature_range=True or widen it")
+            self.feature_range = (self.lower, self.upper)
+            Xs = self.catmap.to_search(X)
+            self._compile()
         if self.prototypes is not None:
-            self.prototypes.fit(X, labels, self.n_classes)
+            self.prototypes.fit(Xs, labels, self.n_classes)
         self.fitted = True
         return self
 
@@ -282,7 +391,7 @@ class CounterfactualProto:
             ae_term, proto_term = self._smooth_terms(y, proto, self.gamma > 0, self.theta > 0)
             loss = l2_squared(y - x0) + ae_term + proto_term
             if with_pred:
-                proba = self.predict(y, training=False)
+                proba = self._model_proba(y)
                 loss += c * prediction_loss(proba, onehot, self.kappa)
             total = tf.reduce_sum(loss)
         return tf.clip_by_value(tape.gradient(total, y), self.clip[0], self.clip[1])
@@ -301,8 +410,10 @@ class CounterfactualProto:
         """Gradient step with the decayed learning rate, then shrinkage and momentum; rows
         that are not ``active`` (stopped at their first counterfactual) keep their iterates."""
         lr = fista.learning_rate(step, self.learning_rate_init, self.max_iterations)
+        if self._mutable is not None:
+            grad = grad * self._mutable
         x_next, y_next = fista.fista_update(y - lr * grad, x, x0, self.beta, step + 1, self.lower, self.upper)
-        rows = tf.reshape(active, (-1,) + (1,) * len(self.instance_shape))
+        rows = tf.reshape(active, (-1,) + (1,) * len(self.search_shape))
         return tf.where(rows, x_next, x), tf.where(rows, y_next, y)
 
     # ------------------------------------------------------------------ one c step, white box
@@ -336,7 +447,7 @@ class CounterfactualProto:
                 if not tf.reduce_any(active):
                     break
         hist = history.stack()[:steps_run] if record else tf.zeros([0, len(LOSS_TERMS), n])
-        iterates = path.stack()[:steps_run] if record_path else tf.zeros([0, n] + list(self.instance_shape))
+        iterates = path.stack()[:steps_run] if record_path else tf.zeros([0, n] + list(self.search_shape))
         return best, hist, iterates
 
     # ------------------------------------------------------------------ one c step, black box
@@ -364,7 +475,7 @@ class CounterfactualProto:
         allowed_t, c_t, active_t = tf.constant(allowed), tf.constant(c, tf.float32), tf.constant(active)
         best = (tf.fill([n], _NO_DISTANCE), x0_t, tf.zeros([n, self.n_classes]),
                 tf.fill([n], -1), tf.fill([n], -1))
-        predictor = BatchedPredictor(self.predict, self.eps[1], self.max_predict_rows)
+        predictor = BatchedPredictor(self._search_predict, self.eps[1], self.max_predict_rows)
         needs_grad = c != 0  # rows whose prediction loss has a non-zero weight
         n_grad = int(needs_grad.sum())
         history, path = [], []
@@ -402,7 +513,7 @@ class CounterfactualProto:
                     break
         self.last_predict_calls += predictor.calls
         hist = tf.stack(history) if record else tf.zeros([0, len(LOSS_TERMS), n])
-        iterates = np.stack(path) if record_path else np.zeros((0, n) + self.instance_shape, np.float32)
+        iterates = np.stack(path) if record_path else np.zeros((0, n) + tuple(self.search_shape), np.float32)
         return best, hist, tf.constant(iterates)
 
     # ------------------------------------------------------------------ explain
@@ -454,9 +565,14 @@ class CounterfactualProto:
         """
         start = time.perf_counter()
         X = check_instances(X, self.instance_shape)
+        X_model = X
+        if self.cat_vars is not None:
+            if self.catmap is None:
+                raise ValueError("X: call fit(X_train) before explain() when cat_vars are used")
+            X = self.catmap.to_search(X_model)  # the search runs on the numbers of the categories
         check_within_range(X, self.lower, self.upper)
         n = len(X)
-        orig_proba = self.predict_proba(X)
+        orig_proba = self.predict_proba(X_model)
         if Y is None:
             orig_class = np.argmax(orig_proba, axis=1)
         else:
@@ -536,14 +652,20 @@ class CounterfactualProto:
             loss_history = {term: stacked[:, :, j, :] for j, term in enumerate(LOSS_TERMS)}
         if record_path:
             path = self._pad_steps(paths)  # (c_steps run, iterations, N, *shape)
+        cf, cf_search = best_x, None
+        if self.catmap is not None:  # back to the categories the model saw
+            cf_search = best_x
+            cf = np.full((n,) + tuple(self.instance_shape), np.nan, np.float32)
+            if found.any():
+                cf[found] = self.catmap.to_model(best_x[found])
         wall = time.perf_counter() - start
         return CounterfactualResult(
-            found=found, cf=best_x, orig_class=orig_class, orig_proba=orig_proba,
+            found=found, cf=cf, orig_class=orig_class, orig_proba=orig_proba,
             cf_class=np.where(found, np.nan_to_num(best_proba).argmax(axis=1), -1),
             cf_proba=np.where(found[:, None], best_proba, np.nan),
             proto_class=np.asarray(proto_class), prototype=prototype, distance=np.where(found, best_dist, np.nan),
             steps_to_first=first_step, steps_to_best=best_step, c=best_c,
-            wall_time_s=np.full(n, wall), loss_history=loss_history, path=path)
+            wall_time_s=np.full(n, wall), loss_history=loss_history, path=path, cf_search=cf_search)
 
     def _pad_steps(self, per_c_step: list) -> np.ndarray:
         """Stack per-c-step records, padding steps not run (after a stop) with NaN."""

@@ -77,3 +77,60 @@ def check_number(value, name: str, *, minimum=None, strict=False, integer=False)
     if minimum is not None and (value <= minimum if strict else value < minimum):
         raise ValueError(f"{name}: must be {'>' if strict else '>='} {minimum}, got {value!r}")
     return value
+
+
+def check_cat_vars(cat_vars, n_columns: int, ohe: bool) -> dict[int, int]:
+    """``cat_vars`` as in alibi: {column: number of categories}, sorted by column.
+
+    Ordinal data (``ohe=False``): each key is the column holding the category codes
+    0..n-1. One-hot data (``ohe=True``): each key is the first of the n columns of the
+    variable's one-hot block; blocks must lie inside the instance and not overlap.
+    """
+    if not isinstance(cat_vars, dict) or not cat_vars:
+        raise TypeError(f"cat_vars: expected a non-empty dict {{column: number of categories}}, got {cat_vars!r}")
+    out = {}
+    for key, value in cat_vars.items():
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"cat_vars: column indices must be integers, got {key!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"cat_vars: the number of categories of column {key} must be an integer, got {value!r}")
+        if not 0 <= key < n_columns:
+            raise ValueError(f"cat_vars: column {key} is out of range for instances with {n_columns} columns")
+        if value < 2:
+            raise ValueError(f"cat_vars: column {key} must have at least 2 categories, got {value}")
+        out[int(key)] = int(value)
+    out = dict(sorted(out.items()))
+    if ohe:
+        end = -1
+        for key, value in out.items():
+            if key < end:
+                raise ValueError(f"cat_vars: the one-hot block starting at column {key} overlaps the previous block "
+                                 f"(which ends at column {end - 1})")
+            end = key + value
+            if end > n_columns:
+                raise ValueError(f"cat_vars: the one-hot block of column {key} ({value} columns) runs past the last "
+                                 f"column ({n_columns - 1})")
+    return out
+
+
+def check_categorical_data(X: np.ndarray, cat_vars: dict[int, int], ohe: bool, name: str = "X") -> None:
+    """Categorical columns hold valid codes: integers in [0, n) (ordinal) or one-hot blocks
+    of zeros and ones with exactly one 1 per row (one-hot)."""
+    X = np.asarray(X).reshape(len(X), -1)
+    for key, n_cat in cat_vars.items():
+        if ohe:
+            block = X[:, key:key + n_cat]
+            bad_values = ~np.isin(block, (0.0, 1.0)).all(axis=1)
+            bad_sum = block.sum(axis=1) != 1
+            rows = np.flatnonzero(bad_values | bad_sum)
+            if rows.size:
+                raise ValueError(f"{name}: the one-hot columns {key}..{key + n_cat - 1} (cat_vars key {key}) must "
+                                 f"hold zeros and ones summing to 1 in every row; row(s) {rows[:10].tolist()} "
+                                 "do not")
+        else:
+            col = X[:, key]
+            bad = (col != np.round(col)) | (col < 0) | (col >= n_cat)
+            rows = np.flatnonzero(bad)
+            if rows.size:
+                raise ValueError(f"{name}: column {key} must hold category codes 0..{n_cat - 1} (cat_vars says "
+                                 f"{n_cat} categories); row {rows[0]} holds {col[rows[0]]!r}")
