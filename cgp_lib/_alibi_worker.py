@@ -160,8 +160,17 @@ def main(tmpdir: Path) -> None:
             cf_class[i] = int(data["cf"]["class"])
             cf_proba[i] = np.asarray(data["cf"]["proba"]).reshape(-1)
 
+    # Categorical variables: alibi's numbers of the categories (d_abs) and its feature range after fit.
+    categorical = {}
+    if getattr(explainer, "is_cat", False):
+        for col, values in explainer.d_abs.items():
+            categorical[f"d_abs_{int(col)}"] = np.asarray(values, dtype=np.float64)
+        categorical["fitted_lower"] = np.asarray(explainer.feature_range[0], dtype=np.float64)
+        categorical["fitted_upper"] = np.asarray(explainer.feature_range[1], dtype=np.float64)
+
     np.savez(tmpdir / "outputs.npz", found=found, cf=cf, cf_class=cf_class, cf_proba=cf_proba,
-             orig_class=orig_class, orig_proba=orig_proba, proto_class=proto_class, time_s=time_s)
+             orig_class=orig_class, orig_proba=orig_proba, proto_class=proto_class, time_s=time_s,
+             **categorical)
     (tmpdir / "outputs.json").write_text(json.dumps({
         "setup_time_s": setup_time,
         "alibi_version": alibi.__version__,

@@ -116,6 +116,13 @@ class AlibiResult:
         Versions used by the worker process.
     n_not_found_logged : int
         Number of "No counterfactual found!" messages alibi logged (silenced).
+    d_abs : dict or None
+        With ``cat_vars``: alibi's number for every category, {ordinal column: (n,) array}
+        (the ``d_abs`` attribute that ``fit`` computes from ``d_type``, ``w``, ``disc_perc``,
+        ``standardize_cat_vars``, ``smooth``, ``center``); None otherwise.
+    fitted_feature_range : tuple or None
+        With ``cat_vars``: alibi's ``feature_range`` attribute after ``fit`` (updated with
+        ``update_feature_range=True``; alibi's search itself clips to the constructor's range).
     """
 
     found: np.ndarray
@@ -130,6 +137,8 @@ class AlibiResult:
     alibi_version: str
     tf_version: str
     n_not_found_logged: int = 0
+    d_abs: Optional[dict] = None
+    fitted_feature_range: Optional[tuple] = None
 
     def __len__(self) -> int:
         return int(self.found.shape[0])
@@ -214,7 +223,11 @@ def run_alibi_cfproto(
         converted to floats (alibi treats only ``float`` as a scalar bound).
     fit_kwargs, explain_kwargs
         Extra keyword arguments for ``fit`` and ``explain`` (e.g. ``{'k': 2}``,
-        ``{'target_class': [1]}``, ``{'threshold': 0.}``).
+        ``{'target_class': [1]}``, ``{'threshold': 0.}``). With ``init_kwargs['cat_vars']``
+        (and ``'ohe'``), ``fit_kwargs`` takes alibi's categorical options ``d_type`` ('abdm',
+        'mvdm', 'abdm-mvdm'), ``w``, ``disc_perc``, ``standardize_cat_vars``, ``smooth``,
+        ``center``, ``update_feature_range``; the result then carries alibi's embeddings
+        (``d_abs``) and fitted ``feature_range``.
     Y
         Optional ``(N, n_classes)`` one-hot labels passed to ``explain`` (alibi then skips
         its own prediction on ``X`` and ``orig_proba`` is NaN).
@@ -312,7 +325,11 @@ def run_alibi_cfproto(
         with np.load(tmpdir / "outputs.npz") as out:
             arrs = {k: out[k] for k in out.files}
 
+    d_abs = {int(k[len("d_abs_"):]): v for k, v in arrs.items() if k.startswith("d_abs_")} or None
+    fitted_range = (arrs["fitted_lower"], arrs["fitted_upper"]) if "fitted_lower" in arrs else None
     return AlibiResult(
+        d_abs=dict(sorted(d_abs.items())) if d_abs else None,
+        fitted_feature_range=fitted_range,
         found=arrs["found"].astype(bool),
         cf=arrs["cf"],
         cf_class=arrs["cf_class"].astype(int),

@@ -345,9 +345,9 @@ class CategoricalMap:
 
     # TensorFlow mapping, differentiable by the straight-through rule
     def _constants(self):
-        if self._tf is None:
-            import tensorflow as tf
+        import tensorflow as tf
 
+        if self._tf is None:
             cols = list(self.cat_vars_ord)
             m = max(self.cat_vars_ord.values())
             table = np.full((len(cols), m), np.inf, np.float32)
@@ -370,9 +370,9 @@ class CategoricalMap:
                 start = int(np.flatnonzero(G[c])[0])
                 for code in range(self.cat_vars_ord[c]):
                     B[i * m + code, start + (code if self.ohe else 0)] = 1.0 if self.ohe else float(code)
-            self._tf = dict(cols=tf.constant(cols, tf.int32), table=tf.constant(table), G=tf.constant(G),
-                            A=tf.constant(A), B=tf.constant(B), m=m, n_cat=len(cols))
-        return self._tf
+            self._tf = dict(cols=np.array(cols, np.int32), table=table, G=G, A=A, B=B, m=m, n_cat=len(cols))
+        # numpy arrays, made constants of whichever graph (or eager context) calls
+        return {key: tf.constant(v) if isinstance(v, np.ndarray) else v for key, v in self._tf.items()}
 
     def to_model_tf(self, z):
         """Search space → model input inside a TensorFlow computation.

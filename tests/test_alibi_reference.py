@@ -152,3 +152,34 @@ def test_registered_custom_layer_in_nested_model():
     assert res.orig_class[0] == int(np.argmax(model(x)))
     if res.found[0]:
         assert res.cf_class[0] == int(np.argmax(model(res.cf)))
+
+
+def test_categorical_embeddings_and_counterfactuals_match_ours():
+    """With cat_vars (one-hot) alibi returns its numbers of the categories (d_abs); ours are the
+    same, and so is the counterfactual of a small search."""
+    from cgp_lib import categorical
+    from cgp_lib.explainer import CounterfactualProto
+
+    rng = np.random.default_rng(1)
+    n = 300
+    X_ord = np.stack([rng.integers(0, 3, n), rng.uniform(-1, 1, n), rng.integers(0, 2, n)], axis=1)
+    y = ((X_ord[:, 0] == 2) | (X_ord[:, 1] > 0.5)).astype(int)
+    X, cat_vars = categorical.ord_to_ohe(X_ord.astype(np.float32), {0: 3, 2: 2})
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((6,)), tf.keras.layers.Dense(8, activation="relu"),
+                                 tf.keras.layers.Dense(2, activation="softmax")])
+    model.compile(tf.keras.optimizers.Adam(0.03), "sparse_categorical_crossentropy")
+    model.fit(X, y, epochs=20, batch_size=32, verbose=0)
+    x = X[model.predict(X, verbose=0).argmax(1) == 0][:2]
+    lo, hi = -np.ones((1, 3), np.float32), np.ones((1, 3), np.float32)
+    init = dict(beta=0.01, feature_range=(lo, hi), cat_vars=cat_vars, ohe=True, use_kdtree=True, theta=10.0,
+                max_iterations=50, c_init=1.0, c_steps=1)
+    fit = dict(d_type="abdm-mvdm", w=0.5, update_feature_range=False)
+    ref = run_alibi_cfproto(x, predict_model=model, fit_data=X, init_kwargs=init, fit_kwargs=fit)
+    assert sorted(ref.d_abs) == [0, 2] and ref.fitted_feature_range is not None
+    ours = CounterfactualProto(model, (1, 6), **init).fit(X, **fit)
+    for col, values in ours.catmap.embedding.items():
+        np.testing.assert_allclose(values, ref.d_abs[col], atol=1e-9)
+    res = ours.explain(x)
+    np.testing.assert_array_equal(res.found, ref.found)
+    np.testing.assert_allclose(res.cf[res.found], ref.cf[ref.found], atol=1e-5)

@@ -244,3 +244,17 @@ def test_adult_uses_the_home_cache_before_downloading(monkeypatch, tmp_path):
     assert first.category_map[1] == ["?", "Private"]
     assert first.category_map[2] == ["Dropout", "Masters"]
     assert first.category_map[3] == ["Never-Married", "Separated"]
+
+
+def test_adult_split_like_alibis_example(offline):
+    split = datasets.adult_split()
+    assert split.x_train_ohe.shape == (30000, 57) and split.x_test_ohe.shape == (2560, 57)
+    assert split.x_train_ord.shape == (30000, 12)
+    assert split.cat_vars_ohe == {0: 9, 9: 7, 16: 4, 20: 9, 29: 6, 35: 5, 40: 2, 42: 11}
+    assert split.feature_names[:2] == ["Workclass", "Education"] and split.feature_names[8] == "Age"
+    for col, n_cat in split.cat_vars_ord.items():  # one-hot blocks encode the ordinal codes
+        start = list(split.cat_vars_ohe)[col]
+        np.testing.assert_array_equal(split.x_train_ohe[:, start:start + n_cat].argmax(1), split.x_train_ord[:, col])
+    assert split.x_train_ord[:, 8:].min() >= -1 and split.x_train_ord[:, 8:].max() <= 1
+    raw = split.unscale(split.x_train_ord[:5])
+    np.testing.assert_allclose(raw[:, 8:], np.round(raw[:, 8:]), atol=1e-3)  # ages, dollars, hours are integers

@@ -225,3 +225,19 @@ def test_train_cached_is_reproducible_for_a_seed(tmp_path):
     assert not runs[0].from_cache and not runs[1].from_cache
     for a, b in zip(runs[0].model.get_weights(), runs[1].model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_adult_ordinal_model_equals_one_hot_model(tmp_path):
+    from cgp_lib.categorical import ord_to_ohe
+
+    ohe_model = models.adult_mlp(seed=0, n_features=7)
+    ordinal = models.adult_ordinal_model(ohe_model, {0: 3, 2: 2}, 4)
+    X_ord = np.array([[0, 0.5, 1, -0.2], [2, -1.0, 0, 0.3]], np.float32)
+    X_ohe, _ = ord_to_ohe(X_ord, {0: 3, 2: 2})
+    np.testing.assert_allclose(ordinal.predict(X_ord, verbose=0), ohe_model.predict(X_ohe, verbose=0), atol=1e-6)
+    path = tmp_path / "ordinal.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "HDF5 is a legacy format"
+        tf.keras.models.save_model(ordinal, str(path), save_format="h5")
+    reloaded = tf.keras.models.load_model(str(path), compile=False)
+    np.testing.assert_allclose(reloaded.predict(X_ord, verbose=0), ordinal.predict(X_ord, verbose=0), atol=1e-6)
