@@ -6,6 +6,7 @@ per machine and the weights are cached by :func:`cgp_lib.models.train_cached`.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,3 +54,84 @@ def breast_cancer_autoencoder(seed: int = 0, epochs: int = 500, classes=None, ve
         x_train = x_train[np.isin(y_train, np.atleast_1d(classes))]
     return models.train_cached(models.breast_cancer_autoencoder, x_train, x_train, epochs=epochs,
                                batch_size=32, seed=seed, verbose=verbose).parts
+
+
+@dataclass(frozen=True)
+class MnistMetricAutoencoders:
+    """The autoencoders of the interpretability metrics on MNIST (section 4.1, appendix B).
+
+    ``class_aes[c]`` is trained on the training images of class ``c`` only (AE_i, AE_t0 of
+    IM1, eq. 13, and AE_i of IM2, eq. 14); ``ae_all`` on all training images (AE of IM2).
+    All share the architecture of :func:`cgp_lib.models.mnist_class_autoencoder`.
+    """
+
+    class_aes: dict
+    ae_all: tf.keras.Model
+    train_seconds: float = 0.0  # training time recorded when the weights were trained (cached or not)
+
+
+def mnist_class_autoencoders(seed: int = 0, epochs: int = 30, batch_size: int = 128,
+                             classes=tuple(range(10)), train_size: int | None = None,
+                             verbose: int = 0) -> MnistMetricAutoencoders:
+    """The IM1/IM2 autoencoders on MNIST: one per class in ``classes`` and one on all classes.
+
+    Appendix B: encoder of 16, 8, 8 3×3 filters, each followed by 2×2 max-pooling, a mirrored
+    decoder, Adam and MSE, 30 epochs with batch size 128, trained on the training images of
+    one class (selected with the true labels) and, for ``ae_all``, on all of them.
+    ``train_size`` keeps only the first images of the training set (None: all 60,000), for
+    quick runs. Weights are cached (:func:`cgp_lib.models.train_cached`), keyed among others
+    by the data, the epochs and ``seed``.
+    """
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs: expected a positive integer, got {epochs!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    classes = [int(c) for c in np.atleast_1d(classes)]
+    if not classes or min(classes) < 0 or max(classes) > 9 or len(set(classes)) != len(classes):
+        raise ValueError(f"classes: expected distinct digits in 0..9, got {classes}")
+    (x_train, y_train), _ = datasets.load_mnist()
+    if train_size is not None:
+        if not isinstance(train_size, (int, np.integer)) or not 10 <= train_size <= len(x_train):
+            raise ValueError(f"train_size: expected an integer in [10, {len(x_train)}], got {train_size!r}")
+        x_train, y_train = x_train[:train_size], y_train[:train_size]
+
+    seconds = []
+
+    def fit(x):
+        result = models.train_cached(models.mnist_class_autoencoder, x, x, epochs=int(epochs),
+                                     batch_size=int(batch_size), seed=seed, verbose=verbose)
+        sidecar = result.weights_path.with_name(result.weights_path.name.replace(".weights.npz", ".json"))
+        seconds.append(float(json.loads(sidecar.read_text()).get("train_seconds", 0.0)))
+        return result.model
+
+    class_aes = {}
+    for c in classes:
+        x_c = x_train[y_train == c]
+        if len(x_c) == 0:
+            raise ValueError(f"train_size: no training image of class {c} among the first {len(x_train)}")
+        class_aes[c] = fit(x_c)
+    ae_all = fit(x_train)
+    return MnistMetricAutoencoders(class_aes=class_aes, ae_all=ae_all, train_seconds=sum(seconds))
+
+
+@dataclass(frozen=True)
+class AdultModels:
+    """The Adult classifier (section 4.4) on one-hot input (``ohe``) and the same network on
+    ordinal input (``ordinal``, weights shared), with the data split it was trained on."""
+
+    ohe: tf.keras.Model
+    ordinal: tf.keras.Model
+    data: "datasets.AdultSplit"
+    history: dict
+
+
+def adult_models(seed: int = 0, epochs: int = 30, verbose: int = 0) -> AdultModels:
+    """The Adult MLP (:func:`cgp_lib.models.adult_mlp`; Adam, batch size 256, ``epochs``, 30
+    in alibi's example) trained on the 30,000 training rows of :func:`cgp_lib.datasets.adult_split`
+    (one-hot), plus its ordinal-input twin."""
+    split = datasets.adult_split()
+    onehot = tf.keras.utils.to_categorical(split.y_train, 2)
+    trained_ = models.train_cached(models.adult_mlp, split.x_train_ohe, onehot, epochs=epochs, batch_size=256,
+                                   seed=seed, verbose=verbose)
+    ordinal = models.adult_ordinal_model(trained_.model, split.cat_vars_ord, split.x_train_ord.shape[1])
+    return AdultModels(ohe=trained_.model, ordinal=ordinal, data=split, history=trained_.history)

@@ -186,3 +186,86 @@ def test_batched_throughput(blobs):
     assert out["instances_per_s"] == pytest.approx(len(ROWS) / out["seconds"])
     with pytest.raises(ValueError, match="repeats"):
         experiments.batched_throughput(explainer, blobs.X[ROWS], repeats=0)
+
+
+# ----------------------------------------------------------------------------- batched first counterfactuals
+def blob_explainer(blobs, loss="A", c=0.3, **kwargs):
+    """Loss A with a small c: some rows need a second or third c step (c ×10)."""
+    common = dict(COMMON, c_steps=4, feature_range=blobs.feature_range, **kwargs)
+    return experiments.build_explainer(models_for(blobs)(0), loss_kwargs(loss, c=c, theta=20.0), (1, 4),
+                                       blobs.X, **common)
+
+
+def test_explain_first_matches_one_explain_call(blobs):
+    explainer = blob_explainer(blobs)
+    X = blobs.X[[0, 1, 5, 60, 67, 120, 139]]
+    one = explainer.explain(X, stop_at_first=True)
+    assert len(set(one.steps_to_first[one.found] // COMMON["max_iterations"])) > 1  # several c steps used
+    first = experiments.explain_first(explainer, X)
+    np.testing.assert_array_equal(first.found, one.found)
+    np.testing.assert_array_equal(first.steps_to_first, one.steps_to_first)
+    np.testing.assert_array_equal(first.cf_class, one.cf_class)
+    np.testing.assert_allclose(first.cf[first.found], one.cf[one.found], atol=1e-5)
+    np.testing.assert_allclose(first.c[first.found], one.c[one.found])
+    np.testing.assert_allclose(first.distance[first.found], one.distance[one.found], rtol=1e-4)
+    assert explainer.c_init == 0.3 and explainer.c_steps == 4  # settings restored
+
+
+def test_explain_first_with_prototypes_and_c_zero_runs_one_c_step(blobs):
+    explainer = blob_explainer(blobs, loss="E")
+    X = blobs.X[[0, 60, 120]]
+    one = explainer.explain(X, stop_at_first=True)
+    first = experiments.explain_first(explainer, X)
+    np.testing.assert_array_equal(first.steps_to_first, one.steps_to_first)
+    np.testing.assert_array_equal(first.proto_class, one.proto_class)
+    assert (first.steps_to_first <= COMMON["max_iterations"]).all()
+
+
+def test_explain_first_rejects_recording(blobs):
+    with pytest.raises(ValueError, match="record_path"):
+        experiments.explain_first(blob_explainer(blobs), blobs.X[:2], record_path=True)
+
+
+def test_run_batched_agrees_with_one_at_a_time_and_has_its_own_cache(first_run, blobs, monkeypatch):
+    cache_dir, single = first_run
+    batched = run(blobs, cache_dir, batch_size=3)
+    assert batched.computed_chunks == len(CONFIGS) * 2  # not read from the one-at-a-time cache
+    for col in ("found", "steps_to_first", "cf_class", "orig_class"):
+        np.testing.assert_array_equal(batched.frame[col], single.frame[col])
+    np.testing.assert_allclose(batched.frame["im1"], single.frame["im1"], rtol=1e-3)
+    again = run(blobs, cache_dir, batch_size=3)
+    assert again.computed_chunks == 0
+    with pytest.raises(ValueError, match="batch_size"):
+        run(blobs, cache_dir, batch_size=0)
+
+
+# ----------------------------------------------------------------------------- black box timing
+def test_black_box_predict_returns_the_model_probabilities(blobs):
+    predict = experiments.black_box_predict(blobs.model, batch_size=7)
+    out = predict(blobs.X[:20].astype(np.float64))
+    assert isinstance(out, np.ndarray) and out.shape == (20, 3)
+    np.testing.assert_allclose(out, blobs.model(blobs.X[:20]).numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="model"):
+        experiments.black_box_predict("not a model")
+    with pytest.raises(ValueError, match="batch_size"):
+        experiments.black_box_predict(blobs.model, batch_size=0)
+
+
+def test_seconds_per_steps_runs_every_step_of_one_c_step(blobs, monkeypatch):
+    predict = experiments.black_box_predict(blobs.model)
+    explainer = CounterfactualProto(predict, (1, 4), feature_range=blobs.feature_range, max_iterations=10,
+                                    c_init=1.0, c_steps=4)
+    calls = []
+    original = CounterfactualProto.explain
+
+    def explain(self, X, *args, **kwargs):
+        result = original(self, X, *args, **kwargs)
+        calls.append(self.last_predict_calls)
+        return result
+    monkeypatch.setattr(CounterfactualProto, "explain", explain)
+    seconds = experiments.seconds_per_steps(explainer, blobs.X[[0, 60, 120]], per=100)
+    assert seconds.shape == (3,) and (seconds > 0).all()
+    assert len(calls) == 4 and calls[-1] == 10  # warm-up + 3 rows; one predict call per step, 10 steps
+    assert explainer.c_steps == 4
+    with pytest.raises(ValueError, match="stop_at_first"):
+        experiments.seconds_per_steps(explainer, blobs.X[:1], stop_at_first=True)
