@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cgp_lib import datasets, trained  # noqa: E402
+from cgp_lib import datasets, experiments, trained  # noqa: E402
 from cgp_lib.alibi_reference import run_alibi_cfproto  # noqa: E402
 from cgp_lib.explainer import CounterfactualProto  # noqa: E402
 
@@ -95,18 +95,6 @@ def alibi_rate(predict, shape, loss, X, steps, fit_data, ae=None, enc=None, use_
                                black_box=black_box, fit_data=fit_data, init_kwargs=init,
                                explain_kwargs=dict(k=k), timeout=3600)
     return steps / median(result.time_s[1:] if len(X) > 1 else result.time_s)
-
-
-def keras_predict_fn(model, batch_size=8192):
-    """The model behind a plain function from numpy arrays to numpy probabilities (a black box).
-
-    The function runs a compiled call of the model; cgp_lib sees only arrays in and out.
-    """
-    compiled = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-
-    def predict(x):
-        return np.concatenate([compiled(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)])
-    return predict
 
 
 def time_fn(fn, *args, repeats=10):
@@ -209,7 +197,7 @@ def main():
     print("\n| Black box (MNIST), seconds per 100 steps | alibi b=1 | cgp_lib b=1 | cgp_lib b=10, per instance |"
           " paper (alibi, i7 laptop) |")
     print("|---|---|---|---|---|")
-    black_box_predict = keras_predict_fn(m.cnn)
+    black_box_predict = experiments.black_box_predict(m.cnn)
     paper = {"A'": "54.64 ± 1.28", "E": "0.53 ± 0.04", "F": "0.72 ± 0.01"}
     for name, loss, steps in (("A'", MNIST_LOSSES["A"], 20), ("E", MNIST_LOSSES["E"], 100),
                               ("F", MNIST_LOSSES["F"], 100)):
