@@ -430,6 +430,13 @@ class AdultSplit:
         x[:, cols] = (x[:, cols] - lo) / (hi - lo) * (self.numeric_max - self.numeric_min) + self.numeric_min
         return x
 
+    def changes(self, x_ord: np.ndarray, cf_ord: np.ndarray) -> np.ndarray:
+        """(N, 12) bool: which features a counterfactual changes. A category changes when its
+        code differs; a number when its raw value, rounded to an integer (years, dollars,
+        hours), differs. Rows of ``cf_ord`` that are NaN (no counterfactual) change nothing."""
+        a, b = np.round(self.unscale(x_ord)), np.round(self.unscale(np.nan_to_num(cf_ord)))
+        return (a != b) & ~np.isnan(np.asarray(cf_ord, dtype=np.float64)).any(axis=1, keepdims=True)
+
     def describe(self, x_ord: np.ndarray) -> pd.DataFrame:
         """Readable rows: category names and raw numbers (Age etc. rounded to integers)."""
         raw = self.unscale(x_ord)
