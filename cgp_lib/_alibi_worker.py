@@ -1,6 +1,7 @@
 """Worker process for :mod:`cgp_lib.alibi_reference` -- do not import from eager code.
 
-Usage: ``python -m cgp_lib._alibi_worker TMPDIR``.  Reads ``TMPDIR/inputs.json``,
+Usage: ``python -m cgp_lib._alibi_worker TMPDIR`` (one job), or ``--serve`` (one job directory
+per line of stdin, see :func:`serve`, for :func:`cgp_lib.alibi_reference.keep_worker`).  Reads ``TMPDIR/inputs.json``,
 ``TMPDIR/inputs.npz`` and the ``.h5`` models written by
 :func:`cgp_lib.alibi_reference.run_alibi_cfproto`, switches this whole process to TF1 graph
 mode (required by alibi's ``CounterfactualProto``), builds and fits one explainer, explains every
@@ -179,7 +180,36 @@ def main(tmpdir: Path) -> None:
     }))
 
 
+def serve() -> None:
+    """Run jobs until stdin closes: one job directory per line, a status line per job.
+
+    Each job starts from a fresh Keras graph and session (``clear_session``), so it sees the
+    same state as a new process, without paying interpreter start-up and the imports again.
+    A failed job writes its traceback to ``JOB/error.txt``; the worker goes on serving.
+    """
+    import traceback
+
+    from cgp_lib.alibi_reference import _STATUS
+
+    for line in sys.stdin:
+        job = Path(line.strip())
+        if not line.strip():
+            continue
+        tf.keras.backend.clear_session()
+        try:
+            main(job)
+            status = "ok"
+        except Exception:  # reported to the caller, who raises it
+            (job / "error.txt").write_text(traceback.format_exc())
+            status = "error"
+        sys.stdout.write(f"{_STATUS} {status}\n")
+        sys.stdout.flush()
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m cgp_lib._alibi_worker TMPDIR")
-    main(Path(sys.argv[1]))
+    if len(sys.argv) == 2 and sys.argv[1] == "--serve":
+        serve()
+    elif len(sys.argv) == 2:
+        main(Path(sys.argv[1]))
+    else:
+        sys.exit("usage: python -m cgp_lib._alibi_worker TMPDIR | --serve")

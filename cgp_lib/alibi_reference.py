@@ -64,11 +64,14 @@ logging and warnings, and the count of such messages is returned as ``n_not_foun
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from numbers import Real
@@ -77,13 +80,15 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["AlibiResult", "run_alibi_cfproto"]
+__all__ = ["AlibiResult", "run_alibi_cfproto", "keep_worker"]
 
 #: Keyword arguments of ``CounterfactualProto.__init__`` that this module sets itself.
 _RESERVED_INIT = frozenset({"predict", "shape", "ae_model", "enc_model", "sess"})
 #: Keyword arguments of ``explain`` that this module sets itself.
 _RESERVED_EXPLAIN = frozenset({"X", "Y"})
 _STDERR_TAIL = 4000
+#: Prefix of the status line a serving worker writes after each job.
+_STATUS = "@@cgp_alibi_worker"
 
 
 @dataclass(frozen=True)
@@ -311,16 +316,19 @@ def run_alibi_cfproto(
         np.savez(tmpdir / "inputs.npz", **arrays)
         (tmpdir / "inputs.json").write_text(json.dumps(spec))
 
-        proc = subprocess.run(
-            [sys.executable, "-m", "cgp_lib._alibi_worker", str(tmpdir)],
-            capture_output=True,
-            text=True,
-            env=_child_env(),
-            timeout=timeout,
-        )
-        if proc.returncode != 0:
-            tail = proc.stderr[-_STDERR_TAIL:]
-            raise RuntimeError(f"alibi worker failed with exit code {proc.returncode}; stderr tail:\n{tail}")
+        if _keep:
+            _kept_worker().run(tmpdir, timeout)
+        else:
+            proc = subprocess.run(
+                [sys.executable, "-m", "cgp_lib._alibi_worker", str(tmpdir)],
+                capture_output=True,
+                text=True,
+                env=_child_env(),
+                timeout=timeout,
+            )
+            if proc.returncode != 0:
+                tail = proc.stderr[-_STDERR_TAIL:]
+                raise RuntimeError(f"alibi worker failed with exit code {proc.returncode}; stderr tail:\n{tail}")
         meta = json.loads((tmpdir / "outputs.json").read_text())
         with np.load(tmpdir / "outputs.npz") as out:
             arrs = {k: out[k] for k in out.files}
@@ -343,6 +351,95 @@ def run_alibi_cfproto(
         tf_version=str(meta["tf_version"]),
         n_not_found_logged=int(meta["n_not_found_logged"]),
     )
+
+
+class _ServingWorker:
+    """One ``python -m cgp_lib._alibi_worker --serve`` process that runs job directories in turn."""
+
+    def __init__(self) -> None:
+        self.status = _STATUS
+        self.stderr = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([sys.executable, "-m", "cgp_lib._alibi_worker", "--serve"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     text=True, bufsize=1, env=_child_env())
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            if line.startswith(self.status):
+                self.lines.put(line[len(self.status):].strip())
+        self.lines.put(None)  # end of output: the worker exited
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read()[-_STDERR_TAIL:]
+
+    def run(self, job: Path, timeout: Optional[float]) -> None:
+        try:
+            self.proc.stdin.write(f"{job}\n")
+            self.proc.stdin.flush()
+            status = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            self.close()
+            raise subprocess.TimeoutExpired(self.proc.args, timeout) from None
+        except BrokenPipeError:
+            status = None
+        if status is None:
+            raise RuntimeError(f"alibi worker exited with code {self.proc.poll()}; stderr tail:\n{self.stderr_tail()}")
+        if status != "ok":
+            raise RuntimeError(f"alibi worker failed:\n{(job / 'error.txt').read_text()[-_STDERR_TAIL:]}")
+
+    def close(self) -> None:
+        if self.alive():
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+
+
+_keep = False
+_kept: Optional[_ServingWorker] = None
+
+
+def keep_worker(enabled: bool = True) -> None:
+    """Run every later :func:`run_alibi_cfproto` call of this process in one kept worker process.
+
+    By default each call starts a new graph-mode process, which costs interpreter start-up and
+    the TensorFlow and alibi imports (several seconds) every time. With ``keep_worker()`` one
+    worker, started at the next call, serves the calls in turn; each job still starts from a
+    fresh Keras graph and session, so results are those of a new process. A worker that died
+    or timed out is replaced at the next call. ``keep_worker(False)`` stops it (it also stops
+    when this process exits).
+    """
+    global _keep, _kept
+    _keep = bool(enabled)
+    if not _keep and _kept is not None:
+        _kept.close()
+        _kept = None
+
+
+def _kept_worker() -> _ServingWorker:
+    global _kept
+    if _kept is None or not _kept.alive():
+        if _kept is not None:
+            _kept.close()
+        _kept = _ServingWorker()
+    return _kept
+
+
+def _close_kept() -> None:
+    if _kept is not None:
+        _kept.close()
+
+
+atexit.register(_close_kept)
 
 
 def _save_h5(model, path: Path) -> None:

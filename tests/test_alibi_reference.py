@@ -1,6 +1,7 @@
 """Tests for cgp_lib.alibi_reference: alibi's CounterfactualProto run in a graph-mode subprocess.
 
-The caller's (this) process stays eager; each ``run_alibi_cfproto`` call starts one worker.
+The caller's (this) process stays eager; the worker is a separate process (one kept for the whole
+test session, see conftest.py, except where a test says otherwise).
 """
 
 import os
@@ -185,3 +186,35 @@ def test_categorical_embeddings_and_counterfactuals_match_ours():
     # counterfactuals themselves are compared in the cross-check chapter, not here
     np.testing.assert_array_equal(res.found, ref.found)
     np.testing.assert_array_equal(res.cf_class, ref.cf_class)
+
+
+def test_kept_worker_serves_calls_in_one_process(blobs_and_model):
+    """keep_worker(): one graph-mode process runs every call, survives a failed job, and gives the
+    answers of a new process (each job starts from a fresh Keras graph and session)."""
+    from cgp_lib import alibi_reference
+
+    X, _, model = blobs_and_model
+    x = X[[0, N_PER_CLASS, 2 * N_PER_CLASS]]
+    kwargs = dict(predict_model=model, fit_data=X, timeout=300,
+                  init_kwargs=dict(use_kdtree=True, theta=10.0, beta=0.01, c_init=1.0, c_steps=1,
+                                   max_iterations=150, feature_range=(-4.0, 4.0)))
+    was_kept = alibi_reference._keep
+    alibi_reference.keep_worker(False)
+    fresh = run_alibi_cfproto(x, **kwargs)
+    assert alibi_reference._kept is None  # a one-off process
+    alibi_reference.keep_worker()
+    try:
+        first = run_alibi_cfproto(x, **kwargs)
+        pid = alibi_reference._kept.proc.pid
+        with pytest.raises(RuntimeError, match="bogus_option"):
+            run_alibi_cfproto(X[:1], predict_model=model, init_kwargs={"bogus_option": 1}, timeout=300)
+        second = run_alibi_cfproto(x, **kwargs)
+        assert alibi_reference._kept.proc.pid == pid and alibi_reference._kept.alive()
+        alibi_reference.keep_worker(False)
+        assert alibi_reference._kept is None
+    finally:
+        alibi_reference.keep_worker(was_kept)
+    for res in (first, second):
+        _check_result(res, x, model, 3, -4.0, 4.0)
+        for name in ("found", "orig_class", "cf_class", "proto_class"):
+            np.testing.assert_array_equal(getattr(res, name), getattr(fresh, name))
