@@ -40,6 +40,15 @@ def compare(ours: CounterfactualResult, ref: AlibiResult, X: np.ndarray, beta: f
         en_ours[both] = elastic_net(cf_ours - flat[both], beta)
         en_ref[both] = elastic_net(cf_ref - flat[both], beta)
         max_abs[both] = np.abs(cf_ours - cf_ref).max(axis=1)
+    return agreement_frame(ours, ref, en_ours, en_ref, max_abs)
+
+
+def agreement_frame(ours: CounterfactualResult, ref: AlibiResult, en_ours: np.ndarray, en_ref: np.ndarray,
+                    max_abs: np.ndarray, **extra: np.ndarray) -> pd.DataFrame:
+    """The per-instance table of :func:`compare`, given each answer's EN(δ) and their largest difference.
+
+    ``extra`` columns (for example a categorical comparison's) come before ``max_abs_diff``.
+    """
     return pd.DataFrame({
         "found_cgp": ours.found, "found_alibi": ref.found,
         "orig_class_cgp": ours.orig_class, "orig_class_alibi": ref.orig_class,
@@ -47,7 +56,7 @@ def compare(ours: CounterfactualResult, ref: AlibiResult, X: np.ndarray, beta: f
         "proto_class_cgp": ours.proto_class, "proto_class_alibi": ref.proto_class,
         "en_cgp": en_ours, "en_alibi": en_ref,
         "en_rel_diff": np.abs(en_ours - en_ref) / np.maximum(np.abs(en_ref), 1e-12),
-        "max_abs_diff": max_abs, "steps_to_first_cgp": ours.steps_to_first,
+        **extra, "max_abs_diff": max_abs, "steps_to_first_cgp": ours.steps_to_first,
     })
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .alibi_reference import AlibiResult, run_alibi_cfproto
 from .categorical import CategoricalMap
-from .crosscheck import SHARED_INIT_ARGS, summarize
+from .crosscheck import SHARED_INIT_ARGS, agreement_frame, summarize
 from .explainer import CounterfactualProto, CounterfactualResult
 from .metrics import elastic_net
 
@@ -69,15 +69,7 @@ def compare(ours: CounterfactualResult, ref: AlibiResult, X: np.ndarray, beta: f
         same_cat[both] = (ord_ours[:, cat_cols] == ord_ref[:, cat_cols]).mean(axis=1)
         max_abs[both] = (np.abs(ord_ours[:, num_cols] - ord_ref[:, num_cols]).max(axis=1) if num_cols
                          else 0.0)
-    return pd.DataFrame({
-        "found_cgp": ours.found, "found_alibi": ref.found,
-        "orig_class_cgp": ours.orig_class, "orig_class_alibi": ref.orig_class,
-        "cf_class_cgp": ours.cf_class, "cf_class_alibi": ref.cf_class,
-        "proto_class_cgp": ours.proto_class, "proto_class_alibi": ref.proto_class,
-        "en_cgp": en_ours, "en_alibi": en_ref,
-        "en_rel_diff": np.abs(en_ours - en_ref) / np.maximum(np.abs(en_ref), 1e-12),
-        "same_categories": same_cat, "max_abs_diff": max_abs, "steps_to_first_cgp": ours.steps_to_first,
-    })
+    return agreement_frame(ours, ref, en_ours, en_ref, max_abs, same_categories=same_cat)
 
 
 @dataclass(frozen=True)
