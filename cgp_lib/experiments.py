@@ -19,8 +19,9 @@ them by default; 1 gives per-instance chunks, so that long runs resume where the
 A chunk's key hashes everything its rows depend on: the configuration's explainer and
 explain arguments, the common explainer arguments (feature range included), the weights of
 every model used (classifier, autoencoders, encoder, the metric autoencoders), the
-instances and their ids, the fit data, the seed and :data:`CACHE_VERSION`. Timings are
-cached with the rest: a cached row reports the time measured when it was computed.
+instances and their ids, the fit data, the seed and :data:`CACHE_VERSION` (batched chunks
+also :data:`BATCH_ENGINE`). Timings are cached with the rest: a cached row reports the time
+measured when it was computed.
 """
 from __future__ import annotations
 
@@ -39,11 +40,14 @@ import pandas as pd
 from . import metrics
 from .explainer import CounterfactualProto
 
-__all__ = ["LOSSES", "COLUMNS", "CACHE_VERSION", "loss_kwargs", "SeedModels", "build_explainer",
-           "ExperimentResult", "run", "summarize", "batched_throughput", "plot_sweep", "explain_first",
+__all__ = ["LOSSES", "COLUMNS", "CACHE_VERSION", "BATCH_ENGINE", "loss_kwargs", "SeedModels", "build_explainer",
+           "ExperimentResult", "run", "summarize", "batched_throughput", "plot_sweep",
            "black_box_predict", "seconds_per_steps"]
 
 CACHE_VERSION = 1
+# Batched chunks also hash this: their timings depend on how a batch is searched. 2: finished
+# rows leave the compiled loop at the end of each step segment (before, they were masked).
+BATCH_ENGINE = 2
 CACHE_DIR_ENV = "CGP_CACHE_DIR"
 
 #: The loss functions of eq. 15: which terms each one uses.
@@ -236,15 +240,15 @@ def _explain_chunk(explainer: CounterfactualProto, X: np.ndarray, explain_kwargs
                    models: SeedModels, batch_size: int | None = None) -> tuple[dict, np.ndarray]:
     """Explain the rows, stopping at the first counterfactual; IM1/IM2 of those found.
 
-    One at a time when ``batch_size`` is None, else ``batch_size`` rows together with
-    :func:`explain_first` (each row's time is then its share of the batch's wall time).
+    One at a time when ``batch_size`` is None, else ``batch_size`` rows in one call (each
+    row's time is then its share of the batch's wall time).
     """
     if batch_size is None:
         results = [explainer.explain(X[i:i + 1], stop_at_first=True, **explain_kwargs) for i in range(len(X))]
     else:
         results = []
         for start in range(0, len(X), batch_size):
-            result = explain_first(explainer, X[start:start + batch_size], **explain_kwargs)
+            result = explainer.explain(X[start:start + batch_size], stop_at_first=True, **explain_kwargs)
             result.wall_time_s = result.wall_time_s / len(result)
             results.append(result)
     cat = lambda name: np.concatenate([getattr(r, name) for r in results])  # noqa: E731
@@ -285,9 +289,10 @@ def run(X: np.ndarray, configs: Mapping[str, Mapping[str, Any]], models: Callabl
         ``explain(X[i:i+1], stop_at_first=True)`` after one untimed warm-up call of the
         explainer (tracing), so ``time_s`` is the time to the first counterfactual as the
         paper measures it. An integer: the rows of a chunk are explained ``batch_size`` at a
-        time with :func:`explain_first` (same counterfactuals and step counts, to float
-        tolerance, much higher throughput); ``time_s`` is then the batch's wall time divided
-        by its rows, a throughput, not a latency. The batch size is part of the cache key.
+        time (same counterfactuals and step counts, to float tolerance, much higher
+        throughput); ``time_s`` is then the batch's wall time divided by its rows, a
+        throughput, not a latency. The batch size and :data:`BATCH_ENGINE` are part of the
+        cache key.
 
     IM1 and IM2 are those of the first counterfactual (NaN where none was found).
     """
@@ -330,6 +335,7 @@ def run(X: np.ndarray, configs: Mapping[str, Mapping[str, Any]], models: Callabl
                         models=model_digest, fit=fit_digest, seed=int(seed), shape=list(shape))
         if batch_size is not None:  # one at a time keeps the keys it always had
             base_key["batch_size"] = int(batch_size)
+            base_key["engine"] = BATCH_ENGINE
         explainer = None
         for rows in blocks:
             key = _hash(dict(base_key, X=_array_digest(X[rows]), ids=ids[rows].tolist()))
@@ -445,59 +451,6 @@ def _rows_of(value, rows: np.ndarray, n: int):
     if isinstance(value, (list, tuple)) and len(value) == n and len(value) and not np.isscalar(value[0]):
         return [value[i] for i in rows]
     return value
-
-
-def explain_first(explainer: CounterfactualProto, X: np.ndarray, **explain_kwargs):
-    """``explainer.explain(X, stop_at_first=True)``, but each c step only searches the rows still without one.
-
-    With ``stop_at_first`` a row freezes at its first counterfactual, and c only changes
-    for rows that have none: it is multiplied by 10 (alibi's rule before any counterfactual
-    was found, Algorithm 1). A c step of the batched search still computes the frozen rows
-    (they are masked, not removed), so a batch in which most rows finish in the first c step
-    pays for them again in every later one. This function runs the c steps itself, one
-    ``explain`` call with ``c_steps=1`` per c step on the rows still searching, with
-    c = c_init·10^j in c step j, and returns the same result (same counterfactuals, classes,
-    step counts counted across c steps, c, distances) as the one call, to float tolerance.
-    Like ``explain``, it stops after one c step when c_init = 0 (losses E and F).
-    ``wall_time_s`` is the wall time of the whole call. ``explain_kwargs`` go to ``explain``
-    (``Y`` and per-row ``target_class`` lists are restricted to the rows searched);
-    ``record_losses`` and ``record_path`` are not supported.
-    """
-    for name in ("stop_at_first", "record_losses", "record_path"):
-        if name in explain_kwargs:
-            raise ValueError(f"{name}: explain_first always stops at the first counterfactual and records nothing")
-    start = time.perf_counter()
-    X = np.asarray(X, dtype=np.float32)
-    n = len(X)
-    if X.ndim < 2 or n == 0:
-        raise ValueError(f"X: expected a non-empty batch of instances, got shape {X.shape}")
-    c_init, c_steps = explainer.c_init, explainer.c_steps
-    todo = np.arange(n)
-    merged = None
-    try:
-        explainer.c_steps = 1
-        for j in range(c_steps):
-            explainer.c_init = c_init * 10.0 ** j
-            kwargs = {k: _rows_of(v, todo, n) for k, v in explain_kwargs.items()}
-            part = explainer.explain(X[todo], stop_at_first=True, **kwargs)
-            found = part.found
-            part.steps_to_first = np.where(found, part.steps_to_first + j * explainer.max_iterations, -1)
-            part.steps_to_best = np.where(found, part.steps_to_best + j * explainer.max_iterations, -1)
-            if merged is None:
-                merged = part
-            else:
-                for name in ("found", "cf", "orig_class", "orig_proba", "cf_class", "cf_proba", "proto_class",
-                             "distance", "steps_to_first", "steps_to_best", "c"):
-                    getattr(merged, name)[todo] = getattr(part, name)
-                if merged.prototype is not None:
-                    merged.prototype[todo] = part.prototype
-            todo = todo[~found]
-            if todo.size == 0 or c_init == 0:
-                break
-    finally:
-        explainer.c_init, explainer.c_steps = c_init, c_steps
-    merged.wall_time_s = np.full(n, time.perf_counter() - start)
-    return merged
 
 
 def black_box_predict(model, batch_size: int = 8192) -> Callable[[np.ndarray], np.ndarray]:

@@ -86,6 +86,16 @@ def is_counterfactual(proba, orig_onehot, allowed, kappa):
     return (shifted != orig) & in_target
 
 
+def step_segments(max_iterations: int, first_length: int = 10) -> list[tuple[int, int]]:
+    """[first, last) step ranges covering a c step, each twice as long as the one before
+    (10, 20, 40, ...): the compiled loop drops finished rows at their ends."""
+    bounds, first, length = [], 0, first_length
+    while first < max_iterations:
+        bounds.append((first, min(first + length, max_iterations)))
+        first, length = first + length, 2 * length
+    return bounds
+
+
 def track_best(best, x, proba, distance, valid, step):
     """Keep, per row, the valid iterate with the smallest distance; note the first valid step."""
     best_dist, best_x, best_proba, best_step, first_step = best
@@ -417,38 +427,81 @@ class CounterfactualProto:
         return tf.where(rows, x_next, x), tf.where(rows, y_next, y)
 
     # ------------------------------------------------------------------ one c step, white box
-    def _white_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, with_pred: bool,
-                          stop_at_first: bool, record: bool, record_path: bool):
-        """max_iterations FISTA steps for every row, in one compiled loop.
+    def _white_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, x, y, first, last,
+                          with_pred: bool, stop_at_first: bool, record: bool, record_path: bool):
+        """FISTA steps ``first`` to ``last`` − 1 of a c step for every row, in one compiled loop.
 
-        ``active`` marks the rows still searching; with ``stop_at_first`` a row leaves it at
-        its first counterfactual and the loop ends when no row is left.
+        The loop starts from the iterates ``x`` (x_k) and ``y`` (y_k) at step k = ``first``
+        (x0 and x0 at k = 0). ``active`` marks the rows still searching; with
+        ``stop_at_first`` a row leaves it at its first counterfactual and the loop ends when
+        no row is left. Returns the best-so-far record of these steps, the recorded loss
+        terms and iterates, and the last (x, y).
         """
         n = tf.shape(x0)[0]
         best = (tf.fill([n], _NO_DISTANCE), x0, tf.zeros([n, self.n_classes]),
                 tf.fill([n], -1), tf.fill([n], -1))
-        history = tf.TensorArray(tf.float32, size=self.max_iterations if record else 0)
-        path = tf.TensorArray(tf.float32, size=self.max_iterations if record_path else 0)
-        x, y = x0, x0
+        history = tf.TensorArray(tf.float32, size=last - first if record else 0)
+        path = tf.TensorArray(tf.float32, size=last - first if record_path else 0)
         steps_run = tf.constant(0)
-        for i in tf.range(self.max_iterations):
+        for i in tf.range(first, last):
             grad = self._smooth_gradient(y, x0, onehot, c, proto, with_pred)
             x, y = self._update(y, x, x0, grad, i, active)
             proba = self._forward(x)
             valid = is_counterfactual(proba, onehot, allowed, self.kappa) & active
             best = track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step_offset + i + 1)
             if record:
-                history = history.write(i, self._loss_terms(x, x0, onehot, c, proto, proba))
+                history = history.write(i - first, self._loss_terms(x, x0, onehot, c, proto, proba))
             if record_path:
-                path = path.write(i, x)
-            steps_run = i + 1
+                path = path.write(i - first, x)
+            steps_run = i + 1 - first
             if stop_at_first:
                 active = active & (best[4] < 0)
                 if not tf.reduce_any(active):
                     break
         hist = history.stack()[:steps_run] if record else tf.zeros([0, len(LOSS_TERMS), n])
         iterates = path.stack()[:steps_run] if record_path else tf.zeros([0, n] + list(self.search_shape))
-        return best, hist, iterates
+        return best, hist, iterates, x, y
+
+    def _compiled_c_step(self, X, onehot, allowed, c, proto, offset, active, stop_at_first, record,
+                         record_path):
+        """One c step through the compiled loop, returning numpy (dist, x, proba, step, first step).
+
+        With ``stop_at_first`` (and nothing recorded) the steps run in segments of growing
+        length (:func:`step_segments`); after each segment the rows that found their
+        counterfactual leave the batch, so a row that needs many steps no longer makes the
+        compiled loop carry the rows that finished long before. Rows are independent, so the
+        result is the one of a single loop over all rows.
+        """
+        n = len(X)
+        with_pred = bool(np.any(c != 0))
+        c = np.asarray(c, np.float32)
+        flags = (with_pred, bool(stop_at_first), bool(record), bool(record_path))
+        if not stop_at_first or record or record_path or n == 1:
+            best, hist, iterates, _, _ = self._white_box_run(
+                tf.constant(X), tf.constant(onehot), tf.constant(allowed), tf.constant(c), tf.constant(proto),
+                tf.constant(offset), tf.constant(active), tf.constant(X), tf.constant(X), tf.constant(0),
+                tf.constant(self.max_iterations), *flags)
+            return tuple(t.numpy() for t in best), hist, iterates
+        dist = np.full(n, _NO_DISTANCE, np.float32)
+        best_x, proba = X.copy(), np.zeros((n, self.n_classes), np.float32)
+        step, first_step = np.full(n, -1, np.int32), np.full(n, -1, np.int32)
+        rows = np.flatnonzero(active)
+        x = y = X[rows]
+        for first, last in step_segments(self.max_iterations):
+            if rows.size == 0:
+                break
+            part, _, _, x_end, y_end = self._white_box_run(
+                tf.constant(X[rows]), tf.constant(onehot[rows]), tf.constant(allowed[rows]), tf.constant(c[rows]),
+                tf.constant(proto[rows]), tf.constant(offset), tf.constant(np.ones(rows.size, bool)),
+                tf.constant(x), tf.constant(y), tf.constant(first), tf.constant(last), *flags)
+            p_dist, p_x, p_proba, p_step, p_first = (t.numpy() for t in part)
+            better = p_dist < dist[rows]
+            dist[rows[better]], best_x[rows[better]] = p_dist[better], p_x[better]
+            proba[rows[better]], step[rows[better]] = p_proba[better], p_step[better]
+            first_step[rows] = np.where(first_step[rows] < 0, p_first, first_step[rows])
+            searching = p_first < 0
+            rows, x, y = rows[searching], x_end.numpy()[searching], y_end.numpy()[searching]
+        return (dist, best_x, proba, step, first_step), None, None
 
     # ------------------------------------------------------------------ one c step, black box
     def _black_box_step(self, y, x, x0, proto, grad_pred, step, active):
@@ -557,7 +610,10 @@ class CounterfactualProto:
             Stop each row at its first counterfactual, which is then its result, and end the
             search once every row has one (to time "until the first satisfactory
             counterfactual", as the paper does). Rows stop independently, so a batch gives
-            the same results as explaining each row alone.
+            the same results as explaining each row alone (to float rounding). Unless losses
+            or paths are recorded, a row with a counterfactual leaves the search: the next c
+            step runs on the other rows only, and inside a c step the compiled loop drops
+            finished rows at the end of each segment of :func:`step_segments`.
         record_losses
             Keep the value of every loss term at every step in ``loss_history``.
         record_path
@@ -608,25 +664,31 @@ class CounterfactualProto:
         history, paths = [], []
         for c_step in range(self.c_steps):
             offset = c_step * self.max_iterations
-            # with stop_at_first, rows that already have a counterfactual stay where they are
+            # with stop_at_first, rows that already have a counterfactual stay where they are; unless
+            # every step is recorded (which needs all rows), they are left out of the search
             active = ~(stop_at_first & (first_step >= 0))
-            if self.is_keras or not np.any(c != 0):
+            compact = stop_at_first and not (record_losses or record_path)
+            rows = np.flatnonzero(active) if compact else np.arange(n)
+            args = (X[rows], onehot[rows], allowed[rows], c[rows], proto[rows], offset, active[rows],
+                    stop_at_first, record_losses, record_path)
+            if rows.size == 0:
+                break
+            if self.is_keras or not np.any(c[rows] != 0):
                 # A black box with c = 0 (losses E, F) needs no numerical gradient: the whole c step
                 # runs compiled, with one predict call per step for the counterfactual test.
                 self._black_box_error = None
                 try:
-                    step_best, hist, iterates = self._white_box_run(
-                        tf.constant(X), tf.constant(onehot), tf.constant(allowed), tf.constant(c, tf.float32),
-                        tf.constant(proto), tf.constant(offset), tf.constant(active), bool(np.any(c != 0)),
-                        bool(stop_at_first), bool(record_losses), bool(record_path))
+                    part, hist, iterates = self._compiled_c_step(*args)
                 except tf.errors.OpError:
                     if self._black_box_error is not None:
                         raise self._black_box_error from None
                     raise
             else:
-                step_best, hist, iterates = self._black_box_c_step(
-                    X, onehot, allowed, c, proto, offset, active, stop_at_first, record_losses, record_path)
-            dist, xs, probas, steps, firsts = (t.numpy() for t in step_best)
+                part, hist, iterates = self._black_box_c_step(*args)
+            dist, xs = np.full(n, _NO_DISTANCE, np.float32), X.copy()
+            probas, steps, firsts = np.zeros((n, self.n_classes), np.float32), np.full(n, -1), np.full(n, -1)
+            for full, values in zip((dist, xs, probas, steps, firsts), part):
+                full[rows] = np.asarray(values)
             if record_losses:
                 history.append(hist.numpy())
             if record_path:

@@ -189,43 +189,6 @@ def test_batched_throughput(blobs):
 
 
 # ----------------------------------------------------------------------------- batched first counterfactuals
-def blob_explainer(blobs, loss="A", c=0.3, **kwargs):
-    """Loss A with a small c: some rows need a second or third c step (c ×10)."""
-    common = dict(COMMON, c_steps=4, feature_range=blobs.feature_range, **kwargs)
-    return experiments.build_explainer(models_for(blobs)(0), loss_kwargs(loss, c=c, theta=20.0), (1, 4),
-                                       blobs.X, **common)
-
-
-def test_explain_first_matches_one_explain_call(blobs):
-    explainer = blob_explainer(blobs)
-    X = blobs.X[[0, 1, 5, 60, 67, 120, 139]]
-    one = explainer.explain(X, stop_at_first=True)
-    assert len(set(one.steps_to_first[one.found] // COMMON["max_iterations"])) > 1  # several c steps used
-    first = experiments.explain_first(explainer, X)
-    np.testing.assert_array_equal(first.found, one.found)
-    np.testing.assert_array_equal(first.steps_to_first, one.steps_to_first)
-    np.testing.assert_array_equal(first.cf_class, one.cf_class)
-    np.testing.assert_allclose(first.cf[first.found], one.cf[one.found], atol=1e-5)
-    np.testing.assert_allclose(first.c[first.found], one.c[one.found])
-    np.testing.assert_allclose(first.distance[first.found], one.distance[one.found], rtol=1e-4)
-    assert explainer.c_init == 0.3 and explainer.c_steps == 4  # settings restored
-
-
-def test_explain_first_with_prototypes_and_c_zero_runs_one_c_step(blobs):
-    explainer = blob_explainer(blobs, loss="E")
-    X = blobs.X[[0, 60, 120]]
-    one = explainer.explain(X, stop_at_first=True)
-    first = experiments.explain_first(explainer, X)
-    np.testing.assert_array_equal(first.steps_to_first, one.steps_to_first)
-    np.testing.assert_array_equal(first.proto_class, one.proto_class)
-    assert (first.steps_to_first <= COMMON["max_iterations"]).all()
-
-
-def test_explain_first_rejects_recording(blobs):
-    with pytest.raises(ValueError, match="record_path"):
-        experiments.explain_first(blob_explainer(blobs), blobs.X[:2], record_path=True)
-
-
 def test_run_batched_agrees_with_one_at_a_time_and_has_its_own_cache(first_run, blobs, monkeypatch):
     cache_dir, single = first_run
     batched = run(blobs, cache_dir, batch_size=3)

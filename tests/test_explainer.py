@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cgp_lib.explainer import LOSS_TERMS, CounterfactualProto
+from cgp_lib.explainer import LOSS_TERMS, CounterfactualProto, step_segments
 
 
 def make(blobs, predict=None, fit=True, **kwargs):
@@ -355,6 +355,61 @@ def test_stop_at_first(blobs, box):
         alone = explainer.explain(X[row:row + 1], stop_at_first=True)
         assert alone.steps_to_first[0] == stop.steps_to_first[row]
         np.testing.assert_allclose(alone.cf[0], stop.cf[row], atol=1e-5)
+
+
+def test_step_segments_cover_the_c_step_with_doubling_lengths():
+    assert step_segments(100) == [(0, 10), (10, 30), (30, 70), (70, 100)]
+    assert step_segments(10) == [(0, 10)]
+    assert step_segments(7, first_length=3) == [(0, 3), (3, 7)]
+
+
+def test_stop_at_first_batch_in_segments_equals_one_loop_and_each_row_alone(blobs):
+    # first counterfactuals spread over every segment of a c step and over three c steps
+    explainer = make(blobs, use_kdtree=True, theta=1.0, c_init=1.0, c_steps=3, max_iterations=200,
+                     learning_rate_init=0.05)
+    X = blobs.X[::6]
+    batch = explainer.explain(X, stop_at_first=True)  # segments, finished rows dropped
+    one_loop = explainer.explain(X, stop_at_first=True, record_losses=True)  # one loop, rows masked
+    firsts = batch.steps_to_first[batch.found]
+    assert 0 < batch.found.sum() < len(X)
+    assert firsts.min() <= 10 and np.any((firsts > 30) & (firsts <= 200)) and firsts.max() > 200
+    alone = [explainer.explain(X[i:i + 1], stop_at_first=True) for i in range(len(X))]  # one loop each
+
+    def column(name):
+        return np.concatenate([getattr(a, name) for a in alone])
+
+    for name in ("found", "steps_to_first", "cf_class"):
+        np.testing.assert_array_equal(getattr(batch, name), getattr(one_loop, name))
+        np.testing.assert_array_equal(getattr(batch, name), column(name))
+    found = batch.found
+    for other_c, other_cf in ((one_loop.c, one_loop.cf), (column("c"), column("cf"))):
+        np.testing.assert_array_equal(batch.c[found], other_c[found])
+        np.testing.assert_allclose(batch.cf[found], other_cf[found], atol=1e-5)
+
+
+def test_stop_at_first_drops_finished_rows_from_the_compiled_loop(blobs):
+    # a black box with c = 0 runs compiled and calls predict once per step on the rows in the batch
+    rows_predicted = []
+    black_box = blobs.black_box()
+
+    def predict(x):
+        rows_predicted.append(len(x))
+        return black_box(x)
+
+    explainer = make(blobs, predict, use_kdtree=True, theta=10.0, beta=0.01, c_init=0.0, c_steps=1,
+                     max_iterations=200, learning_rate_init=0.002)
+    X = blobs.X[::3]
+    rows_predicted.clear()
+    result = explainer.explain(X, stop_at_first=True)
+    searched = sum(rows_predicted) - len(X)  # the first call predicts the instances themselves
+    ran = np.where(result.found, result.steps_to_first, 200)
+    ends = np.array([next(last for first, last in step_segments(200) if step <= last) for step in ran])
+    # found at steps 5-20 (segments 1 and 2) or never (all 200 steps)
+    assert 10 < result.found.sum() < len(X) and len(set(ran.tolist())) > 5
+    # every row is computed until its first counterfactual, and at most to the end of that segment
+    assert ran.sum() <= searched <= ends.sum()
+    # where one masked loop computes every row until the slowest one is done
+    assert ends.sum() < len(X) * ran.max()
 
 
 def test_stop_at_first_single_row_returns_first_counterfactual(blobs):
