@@ -389,19 +389,13 @@ def test_stop_at_first_batch_in_segments_equals_one_loop_and_each_row_alone(blob
 
 def test_stop_at_first_drops_finished_rows_from_the_compiled_loop(blobs):
     # a black box with c = 0 runs compiled and calls predict once per step on the rows in the batch
-    rows_predicted = []
-    black_box = blobs.black_box()
-
-    def predict(x):
-        rows_predicted.append(len(x))
-        return black_box(x)
-
-    explainer = make(blobs, predict, use_kdtree=True, theta=10.0, beta=0.01, c_init=0.0, c_steps=1,
+    rec = Recorder(blobs.black_box())
+    explainer = make(blobs, rec, use_kdtree=True, theta=10.0, beta=0.01, c_init=0.0, c_steps=1,
                      max_iterations=200, learning_rate_init=0.002)
     X = blobs.X[::3]
-    rows_predicted.clear()
+    rec.sizes.clear()
     result = explainer.explain(X, stop_at_first=True)
-    searched = sum(rows_predicted) - len(X)  # the first call predicts the instances themselves
+    searched = sum(rec.sizes) - len(X)  # the first call predicts the instances themselves
     ran = np.where(result.found, result.steps_to_first, 200)
     ends = np.array([next(last for first, last in step_segments(200) if step <= last) for step in ran])
     # found at steps 5-20 (segments 1 and 2) or never (all 200 steps)
