@@ -442,17 +442,6 @@ def plot_sweep(summary: pd.DataFrame, x: str, columns: Sequence[str], labels: Se
     return axes
 
 
-def _rows_of(value, rows: np.ndarray, n: int):
-    """``value`` restricted to ``rows`` when it has one entry per row of a batch of ``n``."""
-    if value is None:
-        return None
-    if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == n:
-        return value[rows]
-    if isinstance(value, (list, tuple)) and len(value) == n and len(value) and not np.isscalar(value[0]):
-        return [value[i] for i in rows]
-    return value
-
-
 def black_box_predict(model, batch_size: int = 8192) -> Callable[[np.ndarray], np.ndarray]:
     """``model`` behind a plain function from numpy arrays to numpy probabilities: a black box.
 

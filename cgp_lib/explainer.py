@@ -476,32 +476,27 @@ class CounterfactualProto:
         with_pred = bool(np.any(c != 0))
         c = np.asarray(c, np.float32)
         flags = (with_pred, bool(stop_at_first), bool(record), bool(record_path))
-        if not stop_at_first or record or record_path or n == 1:
-            best, hist, iterates, _, _ = self._white_box_run(
-                tf.constant(X), tf.constant(onehot), tf.constant(allowed), tf.constant(c), tf.constant(proto),
-                tf.constant(offset), tf.constant(active), tf.constant(X), tf.constant(X), tf.constant(0),
-                tf.constant(self.max_iterations), *flags)
-            return tuple(t.numpy() for t in best), hist, iterates
+        segmented = stop_at_first and not (record or record_path) and n > 1
         dist = np.full(n, _NO_DISTANCE, np.float32)
         best_x, proba = X.copy(), np.zeros((n, self.n_classes), np.float32)
         step, first_step = np.full(n, -1, np.int32), np.full(n, -1, np.int32)
-        rows = np.flatnonzero(active)
-        x = y = X[rows]
-        for first, last in step_segments(self.max_iterations):
+        rows, x, y, hist, iterates = np.arange(n), X, X, None, None
+        for first, last in step_segments(self.max_iterations) if segmented else [(0, self.max_iterations)]:
             if rows.size == 0:
                 break
-            part, _, _, x_end, y_end = self._white_box_run(
+            part, hist, iterates, x_end, y_end = self._white_box_run(
                 tf.constant(X[rows]), tf.constant(onehot[rows]), tf.constant(allowed[rows]), tf.constant(c[rows]),
-                tf.constant(proto[rows]), tf.constant(offset), tf.constant(np.ones(rows.size, bool)),
+                tf.constant(proto[rows]), tf.constant(offset), tf.constant(active[rows]),
                 tf.constant(x), tf.constant(y), tf.constant(first), tf.constant(last), *flags)
             p_dist, p_x, p_proba, p_step, p_first = (t.numpy() for t in part)
             better = p_dist < dist[rows]
             dist[rows[better]], best_x[rows[better]] = p_dist[better], p_x[better]
             proba[rows[better]], step[rows[better]] = p_proba[better], p_step[better]
             first_step[rows] = np.where(first_step[rows] < 0, p_first, first_step[rows])
-            searching = p_first < 0
-            rows, x, y = rows[searching], x_end.numpy()[searching], y_end.numpy()[searching]
-        return (dist, best_x, proba, step, first_step), None, None
+            if segmented:  # rows with a counterfactual leave the batch
+                searching = p_first < 0
+                rows, x, y = rows[searching], x_end.numpy()[searching], y_end.numpy()[searching]
+        return (dist, best_x, proba, step, first_step), hist, iterates
 
     # ------------------------------------------------------------------ one c step, black box
     def _black_box_step(self, y, x, x0, proto, grad_pred, step, active):
@@ -671,8 +666,6 @@ class CounterfactualProto:
             rows = np.flatnonzero(active) if compact else np.arange(n)
             args = (X[rows], onehot[rows], allowed[rows], c[rows], proto[rows], offset, active[rows],
                     stop_at_first, record_losses, record_path)
-            if rows.size == 0:
-                break
             if self.is_keras or not np.any(c[rows] != 0):
                 # A black box with c = 0 (losses E, F) needs no numerical gradient: the whole c step
                 # runs compiled, with one predict call per step for the counterfactual test.
