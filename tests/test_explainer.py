@@ -382,9 +382,11 @@ def test_stop_at_first_batch_in_segments_equals_one_loop_and_each_row_alone(blob
         np.testing.assert_array_equal(getattr(batch, name), getattr(one_loop, name))
         np.testing.assert_array_equal(getattr(batch, name), column(name))
     found = batch.found
-    for other_c, other_cf in ((one_loop.c, one_loop.cf), (column("c"), column("cf"))):
+    for other_c, other_cf, other_distance in ((one_loop.c, one_loop.cf, one_loop.distance),
+                                              (column("c"), column("cf"), column("distance"))):
         np.testing.assert_array_equal(batch.c[found], other_c[found])
         np.testing.assert_allclose(batch.cf[found], other_cf[found], atol=1e-5)
+        np.testing.assert_allclose(batch.distance[found], other_distance[found], rtol=1e-4)
 
 
 def test_stop_at_first_drops_finished_rows_from_the_compiled_loop(blobs):
