@@ -18,11 +18,18 @@ The search for one c step (Algorithm 1):
 
 Over ``c_steps`` the constant c follows alibi's rule: bisection between the bounds once
 a counterfactual was found, ×10 while none was found and no upper bound is known.
+
+When a row stops is :meth:`CounterfactualProto.explain`'s ``stop``: never (every c step, as
+alibi), at its first counterfactual (``"first"``), or at the end of the first c step that
+found one (``"satisfactory"``: the paper's "satisfactory counterfactual" of section 4.1, the
+optimal counterfactual of section 3.6 for the first value of c for which one exists).
 """
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -36,6 +43,8 @@ from .validation import (check_cat_vars, check_categorical_data, check_feature_r
                          check_number, check_probabilities, check_within_range)
 
 LOSS_TERMS = ("pred", "l1", "l2", "ae", "proto", "total")
+#: Values of ``explain(stop=...)``: when a row leaves the search.
+STOP_RULES = (None, "first", "satisfactory")
 _NO_DISTANCE = 1e10  # alibi's initial best distance
 
 
@@ -43,8 +52,18 @@ _NO_DISTANCE = 1e10  # alibi's initial best distance
 class CounterfactualResult:
     """Per-instance results of :meth:`CounterfactualProto.explain`, as numpy arrays.
 
-    Rows where no counterfactual was found have ``found`` False, ``cf`` and ``cf_proba``
-    NaN, ``cf_class``, ``steps_to_first`` and ``steps_to_best`` −1: they are reported, never dropped.
+    Rows where no counterfactual was found have ``found`` False, ``cf``, ``cf_proba``,
+    ``first_cf``, the distances and the times NaN, ``cf_class``, ``first_cf_class``,
+    ``steps_to_first`` and ``steps_to_best`` −1: they are reported, never dropped.
+
+    Two counterfactuals are kept per row: the one reported (``cf``: the best one met before
+    the row stopped, see ``explain(stop=...)``) and the first one met (``first_cf``), with the
+    gradient steps and the wall time to each. Times are counted from the start of the
+    ``explain`` call (validation, prediction and prototype selection included) to the end of
+    the step that produced the counterfactual; inside a compiled loop, whose steps cost the
+    same, the time of a step is interpolated linearly between the loop's start and end. When
+    one instance is explained alone, ``time_to_best_s`` is the paper's time to a satisfactory
+    counterfactual (with ``stop="satisfactory"``); in a batch, the times are those of the batch.
     """
 
     found: np.ndarray  # (N,) bool
@@ -60,6 +79,12 @@ class CounterfactualResult:
     steps_to_best: np.ndarray  # (N,) gradient steps, counted across c steps, to the best counterfactual
     c: np.ndarray  # (N,) value of c in the c step that produced the best counterfactual (NaN if none)
     wall_time_s: np.ndarray  # (N,) wall time of the explain call that produced the row (shared by a batch)
+    first_cf: np.ndarray | None = None  # (N, *shape) the first counterfactual met (NaN if none)
+    first_cf_class: np.ndarray | None = None  # (N,) its class (-1 if none)
+    first_distance: np.ndarray | None = None  # (N,) its β·L1 + L2 (NaN if none)
+    time_to_first_s: np.ndarray | None = None  # (N,) seconds from the call's start to the first counterfactual
+    time_to_best_s: np.ndarray | None = None  # (N,) seconds from the call's start to the reported one
+    stop: str | None = None  # the stop rule the search ran with
     loss_history: dict | None = field(default=None, repr=False)  # term -> (c_steps, max_iterations, N)
     path: np.ndarray | None = field(default=None, repr=False)  # (c_steps, max_iterations, N, *shape) iterates
     cf_search: np.ndarray | None = field(default=None, repr=False)  # categorical data: cf in the search space
@@ -73,7 +98,8 @@ class CounterfactualResult:
             "found": self.found, "orig_class": self.orig_class, "cf_class": self.cf_class,
             "proto_class": self.proto_class, "distance": self.distance,
             "steps_to_first": self.steps_to_first, "steps_to_best": self.steps_to_best,
-            "c": self.c, "wall_time_s": self.wall_time_s,
+            "c": self.c, "time_to_first_s": self.time_to_first_s, "time_to_best_s": self.time_to_best_s,
+            "wall_time_s": self.wall_time_s,
         })
 
 
@@ -96,16 +122,55 @@ def step_segments(max_iterations: int, first_length: int = 10) -> list[tuple[int
     return bounds
 
 
-def track_best(best, x, proba, distance, valid, step):
-    """Keep, per row, the valid iterate with the smallest distance; note the first valid step."""
-    best_dist, best_x, best_proba, best_step, first_step = best
-    better = valid & (distance < best_dist)
-    rows = tf.reshape(better, (-1,) + (1,) * (len(x.shape) - 1))
-    return (tf.where(better, distance, best_dist),
-            tf.where(rows, x, best_x),
-            tf.where(better[:, None], proba, best_proba),
-            tf.where(better, step, best_step),
-            tf.where(valid & (first_step < 0), step, first_step))
+class SearchRecord(NamedTuple):
+    """Per row: the best counterfactual met so far (smallest β·L1 + L2) and the first one met.
+
+    ``step``/``first_step`` are −1 (and ``distance`` the sentinel 1e10) while none was met.
+    """
+
+    distance: tf.Tensor
+    x: tf.Tensor
+    proba: tf.Tensor
+    step: tf.Tensor
+    first_step: tf.Tensor
+    first_x: tf.Tensor
+    first_proba: tf.Tensor
+    first_distance: tf.Tensor
+
+
+def empty_record(x0, n_classes):
+    """A :class:`SearchRecord` with no counterfactual for the rows of ``x0``."""
+    n = tf.shape(x0)[0]
+    none = tf.fill([n], tf.constant(_NO_DISTANCE, tf.float32))
+    zeros = tf.zeros([n, n_classes])
+    return SearchRecord(none, x0, zeros, tf.fill([n], -1), tf.fill([n], -1), x0, zeros, none)
+
+
+def track_best(best: SearchRecord, x, proba, distance, valid, step) -> SearchRecord:
+    """Keep, per row, the valid iterate with the smallest distance, and the first valid one."""
+    better = valid & (distance < best.distance)
+    first = valid & (best.first_step < 0)
+    shape = (-1,) + (1,) * (len(x.shape) - 1)
+    return SearchRecord(
+        tf.where(better, distance, best.distance), tf.where(tf.reshape(better, shape), x, best.x),
+        tf.where(better[:, None], proba, best.proba), tf.where(better, step, best.step),
+        tf.where(first, step, best.first_step), tf.where(tf.reshape(first, shape), x, best.first_x),
+        tf.where(first[:, None], proba, best.first_proba), tf.where(first, distance, best.first_distance))
+
+
+def merge_records(best: dict, part, rows: np.ndarray) -> None:
+    """Fold ``part`` (a :class:`SearchRecord` of numpy arrays for ``rows``) into ``best`` in place.
+
+    ``best`` holds numpy arrays for every row, keyed by the record's field names: a row's best
+    counterfactual is replaced where ``part`` has a smaller distance; its first one is set where
+    it had none.
+    """
+    better = part.distance < best["distance"][rows]
+    for name in ("distance", "x", "proba", "step"):
+        best[name][rows[better]] = getattr(part, name)[better]
+    first = (best["first_step"][rows] < 0) & (part.first_step >= 0)
+    for name in ("first_step", "first_x", "first_proba", "first_distance"):
+        best[name][rows[first]] = getattr(part, name)[first]
 
 
 class CounterfactualProto:
@@ -434,12 +499,11 @@ class CounterfactualProto:
         The loop starts from the iterates ``x`` (x_k) and ``y`` (y_k) at step k = ``first``
         (x0 and x0 at k = 0). ``active`` marks the rows still searching; with
         ``stop_at_first`` a row leaves it at its first counterfactual and the loop ends when
-        no row is left. Returns the best-so-far record of these steps, the recorded loss
-        terms and iterates, and the last (x, y).
+        no row is left. Returns the :class:`SearchRecord` of these steps, the recorded loss
+        terms and iterates, the last (x, y) and the number of steps run.
         """
         n = tf.shape(x0)[0]
-        best = (tf.fill([n], _NO_DISTANCE), x0, tf.zeros([n, self.n_classes]),
-                tf.fill([n], -1), tf.fill([n], -1))
+        best = empty_record(x0, self.n_classes)
         history = tf.TensorArray(tf.float32, size=last - first if record else 0)
         path = tf.TensorArray(tf.float32, size=last - first if record_path else 0)
         steps_run = tf.constant(0)
@@ -455,16 +519,28 @@ class CounterfactualProto:
                 path = path.write(i - first, x)
             steps_run = i + 1 - first
             if stop_at_first:
-                active = active & (best[4] < 0)
+                active = active & (best.first_step < 0)
                 if not tf.reduce_any(active):
                     break
         hist = history.stack()[:steps_run] if record else tf.zeros([0, len(LOSS_TERMS), n])
         iterates = path.stack()[:steps_run] if record_path else tf.zeros([0, n] + list(self.search_shape))
-        return best, hist, iterates, x, y
+        return best, hist, iterates, x, y, steps_run
 
-    def _compiled_c_step(self, X, onehot, allowed, c, proto, offset, active, stop_at_first, record,
-                         record_path):
-        """One c step through the compiled loop, returning numpy (dist, x, proba, step, first step).
+    def _empty_numpy_record(self, X: np.ndarray) -> dict:
+        """A :class:`SearchRecord` as a dict of numpy arrays, no counterfactual in any row of X."""
+        n = len(X)
+        return dict(distance=np.full(n, _NO_DISTANCE, np.float32), x=np.full_like(X, np.nan),
+                    proba=np.full((n, self.n_classes), np.nan, np.float32), step=np.full(n, -1, np.int64),
+                    first_step=np.full(n, -1, np.int64), first_x=np.full_like(X, np.nan),
+                    first_proba=np.full((n, self.n_classes), np.nan, np.float32),
+                    first_distance=np.full(n, _NO_DISTANCE, np.float32))
+
+    def _run_c_step(self, X, onehot, allowed, c, proto, offset, active, stop_at_first, record, record_path):
+        """Drive one c step through the compiled loop (:meth:`_white_box_c_step`).
+
+        Returns the c step's record (a dict of numpy arrays, see :meth:`_empty_numpy_record`),
+        the recorded loss terms and iterates, and the clock: the ``time.perf_counter()`` at the
+        end of each step run (interpolated linearly inside each compiled call).
 
         With ``stop_at_first`` (and nothing recorded) the steps run in segments of growing
         length (:func:`step_segments`); after each segment the rows that found their
@@ -477,26 +553,26 @@ class CounterfactualProto:
         c = np.asarray(c, np.float32)
         flags = (with_pred, bool(stop_at_first), bool(record), bool(record_path))
         segmented = stop_at_first and not (record or record_path) and n > 1
-        dist = np.full(n, _NO_DISTANCE, np.float32)
-        best_x, proba = X.copy(), np.zeros((n, self.n_classes), np.float32)
-        step, first_step = np.full(n, -1, np.int32), np.full(n, -1, np.int32)
+        record_ = self._empty_numpy_record(X)
+        clock = []
         rows, x, y, hist, iterates = np.arange(n), X, X, None, None
         for first, last in step_segments(self.max_iterations) if segmented else [(0, self.max_iterations)]:
             if rows.size == 0:
                 break
-            part, hist, iterates, x_end, y_end = self._white_box_run(
+            begin = time.perf_counter()
+            part, hist, iterates, x_end, y_end, steps_run = self._white_box_run(
                 tf.constant(X[rows]), tf.constant(onehot[rows]), tf.constant(allowed[rows]), tf.constant(c[rows]),
                 tf.constant(proto[rows]), tf.constant(offset), tf.constant(active[rows]),
                 tf.constant(x), tf.constant(y), tf.constant(first), tf.constant(last), *flags)
-            p_dist, p_x, p_proba, p_step, p_first = (t.numpy() for t in part)
-            better = p_dist < dist[rows]
-            dist[rows[better]], best_x[rows[better]] = p_dist[better], p_x[better]
-            proba[rows[better]], step[rows[better]] = p_proba[better], p_step[better]
-            first_step[rows] = np.where(first_step[rows] < 0, p_first, first_step[rows])
+            part = SearchRecord(*(t.numpy() for t in part))
+            steps_run = int(steps_run)
+            end = time.perf_counter()
+            clock.extend(begin + (end - begin) * np.arange(1, steps_run + 1) / steps_run)
+            merge_records(record_, part, rows)
             if segmented:  # rows with a counterfactual leave the batch
-                searching = p_first < 0
+                searching = part.first_step < 0
                 rows, x, y = rows[searching], x_end.numpy()[searching], y_end.numpy()[searching]
-        return (dist, best_x, proba, step, first_step), hist, iterates
+        return record_, hist, iterates, clock
 
     # ------------------------------------------------------------------ one c step, black box
     def _black_box_step(self, y, x, x0, proto, grad_pred, step, active):
@@ -517,16 +593,16 @@ class CounterfactualProto:
         k % update_num_grad == 0, averaged over the momentum points since the last one.
         Each step makes one call to ``predict`` (chunked by ``max_predict_rows``): the new
         iterates for the counterfactual test together with the perturbed momentum points.
+        Returns what :meth:`_run_c_step` returns; the clock is read after every step.
         """
         n = len(x0)
         x0_t, proto_t, onehot_t = tf.constant(x0), tf.constant(proto), tf.constant(onehot)
         allowed_t, c_t, active_t = tf.constant(allowed), tf.constant(c, tf.float32), tf.constant(active)
-        best = (tf.fill([n], _NO_DISTANCE), x0_t, tf.zeros([n, self.n_classes]),
-                tf.fill([n], -1), tf.fill([n], -1))
+        best = empty_record(x0_t, self.n_classes)
         predictor = BatchedPredictor(self._search_predict, self.eps[1], self.max_predict_rows)
         needs_grad = c != 0  # rows whose prediction loss has a non-zero weight
         n_grad = int(needs_grad.sum())
-        history, path = [], []
+        history, path, clock = [], [], []
         x, y = x0_t, x0_t
         accumulated = [x0[needs_grad]]  # momentum points since the last numerical gradient (alibi)
         grad_pred = tf.zeros_like(x0_t)
@@ -555,14 +631,17 @@ class CounterfactualProto:
                 history.append(self._loss_terms_fn(x, x0_t, onehot_t, c_t, proto_t, proba_t))
             if record_path:
                 path.append(x_np)
+            clock.append(time.perf_counter())
             if stop_at_first:
-                active_t = active_t & (best[4] < 0)
+                active_t = active_t & (best.first_step < 0)
                 if not bool(tf.reduce_any(active_t)):
                     break
         self.last_predict_calls += predictor.calls
+        record_ = self._empty_numpy_record(x0)
+        merge_records(record_, SearchRecord(*(t.numpy() for t in best)), np.arange(n))
         hist = tf.stack(history) if record else tf.zeros([0, len(LOSS_TERMS), n])
         iterates = np.stack(path) if record_path else np.zeros((0, n) + tuple(self.search_shape), np.float32)
-        return best, hist, tf.constant(iterates)
+        return record_, hist, tf.constant(iterates), clock
 
     # ------------------------------------------------------------------ explain
     def _allowed_classes(self, orig_class: np.ndarray, target_class) -> np.ndarray:
@@ -589,10 +668,30 @@ class CounterfactualProto:
                              "(the only target is the original class)")
         return allowed
 
-    def explain(self, X, Y=None, target_class=None, k=None, k_type="mean", stop_at_first=False,
-                record_losses=False, record_path=False) -> CounterfactualResult:
+    @staticmethod
+    def _stop_rule(stop, stop_at_first):
+        """The ``stop`` argument checked, with the deprecated ``stop_at_first`` folded in."""
+        if stop_at_first is not None:
+            warnings.warn("explain(stop_at_first=...) is deprecated: use stop='first' (for True) or "
+                          "stop=None (for False)", DeprecationWarning, stacklevel=3)
+            if not isinstance(stop_at_first, (bool, np.bool_)):
+                raise TypeError(f"stop_at_first: expected True or False, got {stop_at_first!r}")
+            legacy = "first" if stop_at_first else None
+            if stop is not None and stop != legacy:
+                raise ValueError(f"stop_at_first: {stop_at_first} contradicts stop={stop!r}; pass stop only")
+            stop = legacy
+        if not (stop is None or isinstance(stop, str)) or stop not in STOP_RULES:
+            raise ValueError(f"stop: expected one of {STOP_RULES}, got {stop!r}")
+        return stop
+
+    def explain(self, X, Y=None, target_class=None, k=None, k_type="mean", stop=None,
+                record_losses=False, record_path=False, stop_at_first=None) -> CounterfactualResult:
         """Find a counterfactual for every row of ``X`` (any batch size).
 
+        Parameters
+        ----------
+        X
+            Instances, (N, *shape).
         Y
             Original classes, one-hot (N, classes) or labels (N,); by default the model's predictions.
         target_class
@@ -601,20 +700,38 @@ class CounterfactualProto:
         k, k_type
             Prototype definition, see :mod:`cgp_lib.prototypes` (k=None: all instances of a
             class for an encoder, 1 for k-d trees).
-        stop_at_first
-            Stop each row at its first counterfactual, which is then its result, and end the
-            search once every row has one (to time "until the first satisfactory
-            counterfactual", as the paper does). Rows stop independently, so a batch gives
-            the same results as explaining each row alone (to float rounding). Unless losses
-            or paths are recorded, a row with a counterfactual leaves the search: the next c
-            step runs on the other rows only, and inside a c step the compiled loop drops
-            finished rows at the end of each segment of :func:`step_segments`.
+        stop
+            When a row leaves the search; rows stop independently, so a batch gives the results
+            of each row alone (to float rounding), and the search ends once every row stopped.
+
+            * ``None`` (default, alibi's behaviour): every row runs every c step; its result is
+              the best counterfactual (smallest β·L1 + L2) over all of them.
+            * ``"first"``: a row stops at its first counterfactual, which is its result. Unless
+              losses or paths are recorded, it also leaves the compiled loop at the end of its
+              segment of :func:`step_segments`.
+            * ``"satisfactory"`` (paper, section 4.1): a row stops at the end of the first c step
+              in which it found a counterfactual; its result is that c step's optimal
+              counterfactual x0 + δ_n*, n* = argmin β·‖δ_n‖₁ + ‖δ_n‖₂² over the iterates
+              predicted as another class (section 3.6). ``steps_to_best`` counts the steps to
+              it, across c steps, and ``time_to_best_s`` the time.
+
+            With ``"first"`` or ``"satisfactory"`` a row that stopped is left out of the next
+            c steps (unless losses or paths are recorded: then it stays in the batch at x0,
+            without searching).
         record_losses
             Keep the value of every loss term at every step in ``loss_history``.
         record_path
             Keep every iterate x_k in ``path`` (memory: steps × N × instance size).
+        stop_at_first
+            Deprecated: ``True`` is ``stop="first"``, ``False`` is ``stop=None``.
+
+        Returns
+        -------
+        CounterfactualResult
+            One row per instance, found or not.
         """
         start = time.perf_counter()
+        stop = self._stop_rule(stop, stop_at_first)
         X = check_instances(X, self.instance_shape)
         X_model = X
         if self.cat_vars is not None:
@@ -651,76 +768,81 @@ class CounterfactualProto:
         self.last_predict_calls = 0  # black box: calls to predict during the search
         c = np.full(n, self.c_init)
         c_lower, c_upper = np.zeros(n), np.full(n, 1e10)
-        best_dist = np.full(n, _NO_DISTANCE, dtype=np.float32)
-        best_x = np.full_like(X, np.nan)
-        best_proba = np.full((n, self.n_classes), np.nan, dtype=np.float32)
-        best_step, best_c = np.full(n, -1), np.full(n, np.nan)
-        first_step = np.full(n, -1)
+        best = self._empty_numpy_record(X)
+        best_c = np.full(n, np.nan)
+        step_time = np.full(self.c_steps * self.max_iterations + 1, np.nan)  # seconds since start, per step
         history, paths = [], []
+        compact = stop is not None and not (record_losses or record_path)
         for c_step in range(self.c_steps):
             offset = c_step * self.max_iterations
-            # with stop_at_first, rows that already have a counterfactual stay where they are; unless
+            # with a stop rule, rows that already have a counterfactual stay where they are; unless
             # every step is recorded (which needs all rows), they are left out of the search
-            active = ~(stop_at_first & (first_step >= 0))
-            compact = stop_at_first and not (record_losses or record_path)
+            active = ~((stop is not None) & (best["first_step"] >= 0))
             rows = np.flatnonzero(active) if compact else np.arange(n)
             args = (X[rows], onehot[rows], allowed[rows], c[rows], proto[rows], offset, active[rows],
-                    stop_at_first, record_losses, record_path)
+                    stop == "first", record_losses, record_path)
             if self.is_keras or not np.any(c[rows] != 0):
                 # A black box with c = 0 (losses E, F) needs no numerical gradient: the whole c step
                 # runs compiled, with one predict call per step for the counterfactual test.
                 self._black_box_error = None
                 try:
-                    part, hist, iterates = self._compiled_c_step(*args)
+                    part, hist, iterates, clock = self._run_c_step(*args)
                 except tf.errors.OpError:
                     if self._black_box_error is not None:
                         raise self._black_box_error from None
                     raise
             else:
-                part, hist, iterates = self._black_box_c_step(*args)
-            dist, xs = np.full(n, _NO_DISTANCE, np.float32), X.copy()
-            probas, steps, firsts = np.zeros((n, self.n_classes), np.float32), np.full(n, -1), np.full(n, -1)
-            for full, values in zip((dist, xs, probas, steps, firsts), part):
-                full[rows] = np.asarray(values)
+                part, hist, iterates, clock = self._black_box_c_step(*args)
+            step_time[offset + 1:offset + 1 + len(clock)] = np.asarray(clock) - start
             if record_losses:
                 history.append(hist.numpy())
             if record_path:
                 paths.append(iterates.numpy())
-            better = dist < best_dist
-            best_dist[better], best_x[better], best_proba[better] = dist[better], xs[better], probas[better]
-            best_step[better], best_c[better] = steps[better], c[better]
-            first_step = np.where((first_step < 0) & (firsts >= 0), firsts, first_step)
+            better = part["distance"] < best["distance"][rows]
+            best_c[rows[better]] = c[rows[better]]
+            merge_records(best, SearchRecord(**part), rows)
             # alibi's rule for c: bisection once a counterfactual was found, x10 before.
-            found_now = firsts >= 0
+            found_now = np.zeros(n, bool)
+            found_now[rows] = part["first_step"] >= 0
             c_upper = np.where(found_now, np.minimum(c_upper, c), c_upper)
             c_lower = np.where(found_now, c_lower, np.maximum(c_lower, c))
             c = np.where(c_upper < 1e9, (c_lower + c_upper) / 2, np.where(found_now, c, c * 10))
-            if stop_at_first and np.all(first_step >= 0):
+            if stop is not None and np.all(best["first_step"] >= 0):
                 break
             if not np.any(c):  # c = 0 stays 0 under the rule: later c steps would repeat this one
                 break
 
-        found = best_step >= 0
+        found = best["step"] >= 0
         loss_history = path = None
         if record_losses:
             stacked = self._pad_steps(history)  # (c_steps run, iterations, terms, N)
             loss_history = {term: stacked[:, :, j, :] for j, term in enumerate(LOSS_TERMS)}
         if record_path:
             path = self._pad_steps(paths)  # (c_steps run, iterations, N, *shape)
-        cf, cf_search = best_x, None
+        cf, first_cf, cf_search = best["x"], best["first_x"], None
         if self.catmap is not None:  # back to the categories the model saw
-            cf_search = best_x
+            cf_search = cf
             cf = np.full((n,) + tuple(self.instance_shape), np.nan, np.float32)
+            first_cf = cf.copy()
             if found.any():
-                cf[found] = self.catmap.to_model(best_x[found])
+                cf[found] = self.catmap.to_model(best["x"][found])
+                first_cf[found] = self.catmap.to_model(best["first_x"][found])
+
+        def at_step(steps):
+            return np.where(steps >= 0, step_time[np.maximum(steps, 0)], np.nan)
+
         wall = time.perf_counter() - start
         return CounterfactualResult(
             found=found, cf=cf, orig_class=orig_class, orig_proba=orig_proba,
-            cf_class=np.where(found, np.nan_to_num(best_proba).argmax(axis=1), -1),
-            cf_proba=np.where(found[:, None], best_proba, np.nan),
-            proto_class=np.asarray(proto_class), prototype=prototype, distance=np.where(found, best_dist, np.nan),
-            steps_to_first=first_step, steps_to_best=best_step, c=best_c,
-            wall_time_s=np.full(n, wall), loss_history=loss_history, path=path, cf_search=cf_search)
+            cf_class=np.where(found, np.nan_to_num(best["proba"]).argmax(axis=1), -1),
+            cf_proba=np.where(found[:, None], best["proba"], np.nan),
+            proto_class=np.asarray(proto_class), prototype=prototype,
+            distance=np.where(found, best["distance"], np.nan),
+            steps_to_first=best["first_step"], steps_to_best=best["step"], c=best_c,
+            wall_time_s=np.full(n, wall), loss_history=loss_history, path=path, cf_search=cf_search,
+            first_cf=first_cf, first_cf_class=np.where(found, np.nan_to_num(best["first_proba"]).argmax(axis=1), -1),
+            first_distance=np.where(found, best["first_distance"], np.nan),
+            time_to_first_s=at_step(best["first_step"]), time_to_best_s=at_step(best["step"]), stop=stop)
 
     def _pad_steps(self, per_c_step: list) -> np.ndarray:
         """Stack per-c-step records, padding steps not run (after a stop) with NaN."""
