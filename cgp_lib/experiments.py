@@ -9,11 +9,17 @@ per instance × configuration × seed (:data:`COLUMNS`), with the counterfactual
 arrays for figures. Each row also describes the *first* counterfactual the same search met
 (columns ending in ``_first``): what a user waiting for any counterfactual gets.
 
-The loss functions of eq. 15 are defined once, in :func:`loss_kwargs`::
+The loss functions are defined once, as the terms each one uses: MNIST's six of eq. 15
+(:data:`MNIST_LOSSES`) and Breast Cancer's three of eq. 16 (:data:`BREAST_CANCER_LOSSES`);
+:func:`loss_kwargs` turns one of them into explainer arguments::
 
-    A: c·L_pred + β·L1 + L2            D: A + γ·L_AE + θ·L_proto
-    B: A + γ·L_AE                      E: C without L_pred (c = 0)
-    C: A + θ·L_proto                   F: D without L_pred (c = 0)
+    eq. 15 (MNIST)                             eq. 16 (Breast Cancer)
+    A: c·L_pred + β·L1 + L2                    A: c·L_pred + β·L1 + L2
+    B: A + γ·L_AE                              B: A + θ·L_proto
+    C: A + θ·L_proto                           C: β·L1 + L2 + θ·L_proto (c = 0)
+    D: A + γ·L_AE + θ·L_proto
+    E: C without L_pred (c = 0)
+    F: D without L_pred (c = 0)
 
 Results are cached as ``.npz`` files under ``$CGP_CACHE_DIR/experiments/`` (or ``cache_dir``),
 one per chunk: a (configuration, seed) pair and a block of ``chunk_size`` instances (all of
@@ -42,7 +48,7 @@ import pandas as pd
 from . import metrics
 from .explainer import CounterfactualProto
 
-__all__ = ["LOSSES", "COLUMNS", "CACHE_VERSION", "BATCH_ENGINE", "loss_kwargs", "SeedModels", "build_explainer",
+__all__ = ["LOSSES", "MNIST_LOSSES", "BREAST_CANCER_LOSSES", "COLUMNS", "CACHE_VERSION", "BATCH_ENGINE", "loss_kwargs", "SeedModels", "build_explainer",
            "ExperimentResult", "run", "summarize", "batched_throughput", "plot_sweep",
            "black_box_predict", "seconds_per_steps"]
 
@@ -52,8 +58,8 @@ CACHE_VERSION = 2  # 2: stop rule in the key; the first counterfactual stored be
 BATCH_ENGINE = 2
 CACHE_DIR_ENV = "CGP_CACHE_DIR"
 
-#: The loss functions of eq. 15: which terms each one uses.
-LOSSES: dict[str, dict[str, bool]] = {
+#: The loss functions of eq. 15 (MNIST, section 4.2): which terms each one uses.
+MNIST_LOSSES: dict[str, dict[str, bool]] = {
     "A": dict(pred=True, ae=False, proto=False),
     "B": dict(pred=True, ae=True, proto=False),
     "C": dict(pred=True, ae=False, proto=True),
@@ -61,6 +67,15 @@ LOSSES: dict[str, dict[str, bool]] = {
     "E": dict(pred=False, ae=False, proto=True),
     "F": dict(pred=False, ae=True, proto=True),
 }
+#: The loss functions of eq. 16 (Breast Cancer, section 4.3): no autoencoder term; B and C are
+#: MNIST's C and E.
+BREAST_CANCER_LOSSES: dict[str, dict[str, bool]] = {
+    "A": dict(pred=True, ae=False, proto=False),
+    "B": dict(pred=True, ae=False, proto=True),
+    "C": dict(pred=False, ae=False, proto=True),
+}
+#: Eq. 15, the default of :func:`loss_kwargs`.
+LOSSES = MNIST_LOSSES
 
 #: Arguments of a configuration that go to ``explain`` rather than to the constructor.
 EXPLAIN_KEYS = ("k", "k_type", "target_class")
@@ -76,16 +91,26 @@ COLUMNS = ["config", "seed", "instance", "found", "orig_class", "cf_class", "pro
 RUN_STOPS = ("satisfactory", "first")
 
 
-def loss_kwargs(loss: str, gamma: float = 0.0, theta: float = 0.0, c: float = 1.0) -> dict[str, float]:
-    """``CounterfactualProto`` keyword arguments (``c_init``, ``gamma``, ``theta``) of loss ``loss`` (eq. 15).
+def loss_kwargs(loss: str, gamma: float = 0.0, theta: float = 0.0, c: float = 1.0,
+                losses: Mapping[str, Mapping[str, bool]] = MNIST_LOSSES) -> dict[str, float]:
+    """``CounterfactualProto`` keyword arguments (``c_init``, ``gamma``, ``theta``) of loss ``loss``.
 
-    ``gamma`` is used by B, D and F only and must then be positive; ``theta`` by C-F only, and
-    must then be positive; ``c`` by A-D only (E and F drop L_pred: c = 0).
+    Parameters
+    ----------
+    loss
+        A name of ``losses``.
+    gamma, theta, c
+        Weights of γ·L_AE, θ·L_proto and c·L_pred; each is used only by the losses with that
+        term, and must then be positive. Losses without L_pred get c = 0.
+    losses
+        The definitions: :data:`MNIST_LOSSES` (eq. 15, the default) or
+        :data:`BREAST_CANCER_LOSSES` (eq. 16).
+
     The other terms (β·L1 + L2, κ) are common to all losses and set once for the explainer.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {loss!r}")
-    terms = LOSSES[loss]
+    if loss not in losses:
+        raise ValueError(f"loss: expected one of {sorted(losses)}, got {loss!r}")
+    terms = losses[loss]
     if terms["ae"] and not gamma > 0:
         raise ValueError(f"gamma: loss {loss} uses γ·L_AE, so gamma must be > 0, got {gamma}")
     if terms["proto"] and not theta > 0:

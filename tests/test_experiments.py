@@ -67,6 +67,18 @@ def test_loss_kwargs_follow_eq_15():
     assert loss_kwargs("F", gamma=5, theta=7, c=2) == dict(c_init=0.0, gamma=5.0, theta=7.0)
 
 
+def test_loss_kwargs_follow_eq_16_for_breast_cancer():
+    bc = experiments.BREAST_CANCER_LOSSES
+    assert sorted(bc) == ["A", "B", "C"]
+    assert loss_kwargs("A", gamma=5, theta=7, c=2, losses=bc) == dict(c_init=2.0, gamma=0.0, theta=0.0)
+    assert loss_kwargs("B", gamma=5, theta=7, c=2, losses=bc) == dict(c_init=2.0, gamma=0.0, theta=7.0)
+    assert loss_kwargs("C", gamma=5, theta=7, c=2, losses=bc) == dict(c_init=0.0, gamma=0.0, theta=7.0)
+    with pytest.raises(ValueError, match="loss"):
+        loss_kwargs("D", theta=7, losses=bc)
+    with pytest.raises(ValueError, match="theta"):
+        loss_kwargs("B", losses=bc)
+
+
 @pytest.mark.parametrize("loss, kwargs, word", [("G", {}, "loss"), ("B", dict(gamma=0), "gamma"),
                                                 ("C", {}, "theta"), ("A", dict(c=0), "c")])
 def test_loss_kwargs_reject_missing_terms(loss, kwargs, word):

@@ -1,0 +1,108 @@
+"""The paper's claims checked against our numbers: intervals as text, and one verdict rule.
+
+A chapter summarises its runs with :func:`cgp_lib.experiments.summarize` (a mean and a 95%
+Student-t interval per loss and column) and states each claim of the paper as a comparison
+of means. The verdict of a comparison "a is below b" follows one rule everywhere:
+
+* **reproduces**: our means are in the paper's order and the 95% intervals are apart;
+* **inconclusive**: the intervals overlap (whichever way the means lie): our data cannot
+  tell the two apart;
+* **does not reproduce**: our means are in the opposite order and the intervals are apart.
+
+A claim about a size ("91% fewer steps") is judged on its direction; the size is reported
+beside it, never judged by a threshold.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["VERDICTS", "with_ci", "interval_text", "below", "lowest", "cut", "Claims"]
+
+VERDICTS = ("reproduces", "inconclusive", "does not reproduce")
+
+
+def with_ci(mean: float, low: float, high: float, digits: int) -> str:
+    """``"mean [low, high]"`` with ``digits`` decimals; ``"mean"`` when the interval is undefined
+    (a single value), ``"-"`` when the mean is (no value at all)."""
+    if not np.isfinite(mean):
+        return "-"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def interval_text(summary: pd.DataFrame, row, col: str, digits: int, scale: float = 1.0) -> str:
+    """:func:`with_ci` of ``summary.loc[row, col]`` and its ``_low``/``_high`` bounds, times ``scale``."""
+    values = [scale * float(summary.loc[row, f"{col}{end}"]) for end in ("", "_low", "_high")]
+    return with_ci(*values, digits)
+
+
+def _bounds(summary: pd.DataFrame, row, col: str) -> tuple[float, float, float]:
+    return tuple(float(summary.loc[row, f"{col}{end}"]) for end in ("", "_low", "_high"))
+
+
+def below(summary: pd.DataFrame, a, b, col: str) -> str:
+    """The verdict on "the mean of ``col`` is lower for ``a`` than for ``b``" (see the module rule).
+
+    An undefined interval (a single value) counts as overlapping: the data cannot separate them.
+    """
+    mean_a, low_a, high_a = _bounds(summary, a, col)
+    mean_b, low_b, high_b = _bounds(summary, b, col)
+    if not (np.isfinite(mean_a) and np.isfinite(mean_b)):
+        return "inconclusive"
+    if mean_a < mean_b and high_a < low_b:
+        return "reproduces"
+    if mean_a > mean_b and low_a > high_b:
+        return "does not reproduce"
+    return "inconclusive"
+
+
+def lowest(summary: pd.DataFrame, name, col: str, among: Sequence) -> str:
+    """The verdict on "``name`` has the lowest mean of ``col`` among ``among``": the weakest of
+    the verdicts of ``name`` below each other one."""
+    verdicts = [below(summary, name, other, col) for other in among if other != name]
+    for verdict in reversed(VERDICTS):
+        if verdict in verdicts:
+            return verdict
+    return VERDICTS[0]
+
+
+def cut(summary: pd.DataFrame, a, b, col: str) -> float:
+    """How much lower ``a``'s mean of ``col`` is than ``b``'s, in percent of ``b``'s."""
+    return 100.0 * (1.0 - float(summary.loc[a, col]) / float(summary.loc[b, col]))
+
+
+class Claims:
+    """The claims a chapter checks, as rows: where the paper says it, what it says, what we measure.
+
+    >>> claims = Claims("section 4.3")
+    >>> claims.add("4.3.2", "B needs fewer steps than A", "253 vs 2752", "6 vs 5203", "reproduces")
+    'reproduces'
+    >>> claims.frame()["verdict"].tolist()
+    ['reproduces']
+    """
+
+    def __init__(self, chapter: str):
+        self.chapter = chapter
+        self.rows: list[dict] = []
+
+    def add(self, where: str, claim: str, paper: str, ours: str, verdict: str) -> str:
+        """Record one claim; returns its verdict. ``verdict`` must be one of :data:`VERDICTS`."""
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict: expected one of {VERDICTS}, got {verdict!r}")
+        self.rows.append(dict(where=where, claim=claim, paper=paper, ours=ours, verdict=verdict))
+        return verdict
+
+    def frame(self) -> pd.DataFrame:
+        """One row per claim, numbered from 1."""
+        frame = pd.DataFrame(self.rows, columns=["where", "claim", "paper", "ours", "verdict"])
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="#")
+        return frame
+
+    def count(self, verdicts: Iterable[str] = ("reproduces",)) -> int:
+        """How many claims have one of ``verdicts``."""
+        verdicts = set(verdicts)
+        return sum(row["verdict"] in verdicts for row in self.rows)

@@ -1,0 +1,86 @@
+"""Figures shared by the chapters: the paper's three-panel comparison of loss functions.
+
+The paper's Figures 3 and 6 (one bar per loss function) and 7, 8 and 10 (one per value of θ,
+k or K) have the same three panels, with the same error bars:
+
+(a) the mean time and number of gradient updates to a satisfactory counterfactual, with the
+    standard deviation ("to illustrate variability between approaches");
+(b) the mean IM1 and IM2 with their 95% confidence bounds;
+(c) the mean sparsity EN(δ) = β·‖δ‖₁ + ‖δ‖₂² with its 95% confidence bounds.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .metrics import mean_ci
+
+__all__ = ["speed_quality_sparsity", "panel_statistics"]
+
+#: (column, label, scale, error bars) of each bar group, per panel of the paper's figures.
+PANELS = (
+    (("time_s", "time (s)", 1.0, "sd"), ("steps_to_best", "gradient steps", 1.0, "sd")),
+    (("im1", "IM1", 1.0, "ci"), ("im2", "IM2 (×10)", 10.0, "ci")),
+    (("distance", "EN(δ)", 1.0, "ci"),),
+)
+
+
+def panel_statistics(frame: pd.DataFrame, by: str, order: Sequence, column: str, errors: str) -> pd.DataFrame:
+    """Mean and error bar (``'sd'``: standard deviation, ``'ci'``: 95% Student-t half-width) of
+    ``column`` per ``by`` group in ``order``, over the rows with a counterfactual."""
+    rows = []
+    for name in order:
+        values = frame.loc[(frame[by] == name) & frame["found"], column].to_numpy(float)
+        values = values[np.isfinite(values)]  # a value can be undefined for some counterfactuals
+        if values.size == 0:
+            rows.append(dict(mean=np.nan, error=np.nan))
+        elif errors == "sd":
+            rows.append(dict(mean=values.mean(), error=values.std(ddof=1) if values.size > 1 else np.nan))
+        else:
+            mean, low, _ = mean_ci(values)
+            rows.append(dict(mean=mean, error=mean - low))
+    return pd.DataFrame(rows, index=pd.Index(list(order), name=by))
+
+
+def speed_quality_sparsity(frame: pd.DataFrame, by: str, order: Sequence, labels: Sequence[str] | None = None,
+                           xlabel: str | None = None, title: str | None = None, panels=PANELS):
+    """The paper's three panels (module docstring) for the rows of ``frame`` grouped by ``by``.
+
+    ``frame`` holds one row per counterfactual (:data:`cgp_lib.experiments.COLUMNS`); rows
+    without a counterfactual are left out. Pass ``panels`` to plot other columns in the same
+    layout (for example the first counterfactual's; an empty group hides its panel). Returns
+    the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    labels = [str(v) for v in order] if labels is None else list(labels)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), constrained_layout=True)
+    xs = np.arange(len(order))
+    for ax, (panel, groups) in zip(axes, zip("abc", panels)):
+        if not groups:  # fewer panels than three
+            ax.set_visible(False)
+            continue
+        width = 0.8 / len(groups)
+        twins = [ax] if len(groups) == 1 or panel != "a" else [ax, ax.twinx()]
+        for g, (column, label, scale, errors) in enumerate(groups):
+            stats = panel_statistics(frame, by, order, column, errors)
+            target = twins[min(g, len(twins) - 1)]
+            offset = (g - (len(groups) - 1) / 2) * width
+            target.bar(xs + offset, scale * stats["mean"], width, yerr=scale * np.nan_to_num(stats["error"]),
+                       capsize=3, color=f"C{g}", label=label)
+            if len(twins) > 1:
+                target.set_ylabel(label, color=f"C{g}")
+        if len(twins) == 1 and len(groups) > 1:
+            ax.legend(fontsize=8)
+        elif len(groups) == 1:
+            ax.set_ylabel(groups[0][1])
+        ax.set_xticks(xs, labels)
+        if xlabel:
+            ax.set_xlabel(xlabel)
+        bars = "standard deviation" if groups[0][3] == "sd" else "95% confidence bounds"
+        ax.set_title(f"({panel}) error bars: {bars}", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
