@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["VERDICTS", "with_ci", "interval_text", "below", "lowest", "cut", "Claims"]
+__all__ = ["VERDICTS", "with_ci", "interval_text", "below", "lowest", "highest", "cut", "Claims"]
 
 VERDICTS = ("reproduces", "inconclusive", "does not reproduce")
 
@@ -64,6 +64,15 @@ def lowest(summary: pd.DataFrame, name, col: str, among: Sequence) -> str:
     """The verdict on "``name`` has the lowest mean of ``col`` among ``among``": the weakest of
     the verdicts of ``name`` below each other one."""
     verdicts = [below(summary, name, other, col) for other in among if other != name]
+    for verdict in reversed(VERDICTS):
+        if verdict in verdicts:
+            return verdict
+    return VERDICTS[0]
+
+
+def highest(summary: pd.DataFrame, name, col: str, among: Sequence) -> str:
+    """The verdict on "``name`` has the highest mean of ``col`` among ``among``" (each other one below it)."""
+    verdicts = [below(summary, other, name, col) for other in among if other != name]
     for verdict in reversed(VERDICTS):
         if verdict in verdicts:
             return verdict

@@ -87,32 +87,37 @@ class CaseResult:
 
 
 def run_case(predict, X, fit_data, init_kwargs: dict, explain_kwargs: dict | None = None, ae_model=None,
-             enc_model=None, black_box_predict=None, cgp_kwargs: dict | None = None) -> CaseResult:
+             enc_model=None, black_box_predict=None, cgp_kwargs: dict | None = None,
+             cgp_explain_kwargs: dict | None = None) -> CaseResult:
     """Explain ``X`` with both libraries and compare.
 
     ``predict`` is the Keras model; with ``black_box_predict`` (a numpy function wrapping it)
     both libraries use numerical gradients. ``init_kwargs`` are the shared constructor
-    arguments (alibi's names); ``cgp_kwargs`` are extra arguments for cgp_lib only (for
-    example ``proba_perturbation='simplex'`` to match alibi's numerical gradient).
+    arguments (alibi's names); ``cgp_kwargs`` are constructor arguments for cgp_lib only, which
+    override the shared ones (for example ``proba_perturbation='simplex'`` to match alibi's
+    numerical gradient, or more ``c_steps``), and ``cgp_explain_kwargs`` arguments of cgp_lib's
+    ``explain`` only (for example ``stop='satisfactory'``, which alibi does not have: with one
+    c step, alibi returns that c step's optimum, its satisfactory counterfactual when it finds one).
     Timing: alibi per instance, cgp_lib per instance (each row alone) and for the batch.
     """
     unknown = set(init_kwargs) - set(SHARED_INIT_ARGS)
     if unknown:
         raise ValueError(f"init_kwargs: not shared by both libraries: {sorted(unknown)}")
     explain_kwargs = dict(explain_kwargs or {})
+    ours_kwargs = {**explain_kwargs, **(cgp_explain_kwargs or {})}
     ref = run_alibi_cfproto(X, predict_model=predict, shape=X.shape[1:], ae_model=ae_model, enc_model=enc_model,
                             black_box=black_box_predict is not None, fit_data=fit_data,
                             init_kwargs=init_kwargs, explain_kwargs=explain_kwargs)
     explainer = CounterfactualProto(black_box_predict or predict, (1,) + X.shape[1:], ae_model=ae_model,
-                                    enc_model=enc_model, **init_kwargs, **(cgp_kwargs or {})).fit(fit_data)
-    explainer.explain(X[:1], **explain_kwargs)  # trace once, like alibi's graph construction
+                                    enc_model=enc_model, **{**init_kwargs, **(cgp_kwargs or {})}).fit(fit_data)
+    explainer.explain(X[:1], **ours_kwargs)  # trace once, like alibi's graph construction
     singles, single_times = [], []
     for i in range(len(X)):
         start = time.perf_counter()
-        singles.append(explainer.explain(X[i:i + 1], **explain_kwargs))
+        singles.append(explainer.explain(X[i:i + 1], **ours_kwargs))
         single_times.append(time.perf_counter() - start)
     start = time.perf_counter()
-    ours = explainer.explain(X, **explain_kwargs)
+    ours = explainer.explain(X, **ours_kwargs)
     batch_time = time.perf_counter() - start
     per_instance = compare(ours, ref, X, init_kwargs.get("beta", 0.1))
     per_instance["time_alibi_s"] = ref.time_s

@@ -26,6 +26,9 @@ def test_lowest_is_the_weakest_pairwise_verdict():
     assert claims.lowest(s, "a", "x", ["a", "b"]) == "reproduces"
     assert claims.lowest(s, "a", "x", ["a", "b", "c"]) == "inconclusive"
     assert claims.lowest(s, "b", "x", ["a", "b", "c"]) == "does not reproduce"
+    assert claims.highest(s, "b", "x", ["a", "b"]) == "reproduces"
+    assert claims.highest(s, "b", "x", ["a", "b", "c"]) == "inconclusive"
+    assert claims.highest(s, "a", "x", ["a", "b"]) == "does not reproduce"
 
 
 def test_cut_and_interval_text():

@@ -54,6 +54,24 @@ def test_breast_cancer_black_box_loss_c_agrees_with_alibi(breast_cancer):
     assert s["max_abs_diff"] <= 1e-4  # the same search step by step, to rounding
 
 
+@pytest.mark.parametrize("loss, c_init", [("B", 1.0), ("C", 0.0)])
+def test_breast_cancer_eq16_satisfactory_agrees_with_alibi_one_c_step(breast_cancer, loss, c_init):
+    """Eq. 16's B and C: cgp_lib's satisfactory counterfactual (up to 2 c steps, stopping after the
+    first that finds one) against alibi with a single c step, whose answer is that c step's optimum."""
+    model, x_train, x_test, feature_range = breast_cancer
+    init = dict(beta=0.1, kappa=0.0, feature_range=feature_range, max_iterations=1000, c_init=c_init, c_steps=1,
+                theta=100.0, use_kdtree=True)
+    X = x_test[:8]
+    case = run_case(model, X, x_train, init, dict(k=1), cgp_kwargs=dict(c_steps=2),
+                    cgp_explain_kwargs=dict(stop="satisfactory"))
+    s = case.summary
+    assert s["found_cgp"] == s["found_alibi"] == len(X)
+    assert case.ours.stop == "satisfactory" and (case.ours.steps_to_best <= 1000).all()
+    assert (case.ours.steps_to_best > case.ours.steps_to_first).any()  # the optimum, not the first one
+    assert s["cf_class_agreement"] >= 0.95 and s["proto_class_agreement"] >= 0.95
+    assert s["median_en_rel_diff"] <= 0.02
+
+
 def test_compare_rejects_mismatched_lengths(breast_cancer):
     from cgp_lib.crosscheck import compare
     from cgp_lib.explainer import CounterfactualProto
