@@ -61,7 +61,7 @@ def test_breast_cancer_eq16_satisfactory_agrees_with_alibi_one_c_step(breast_can
     model, x_train, x_test, feature_range = breast_cancer
     init = dict(beta=0.1, kappa=0.0, feature_range=feature_range, max_iterations=1000, c_init=c_init, c_steps=1,
                 theta=100.0, use_kdtree=True)
-    X = x_test[:8]
+    X = x_test[:5]
     case = run_case(model, X, x_train, init, dict(k=1), cgp_kwargs=dict(c_steps=2),
                     cgp_explain_kwargs=dict(stop="satisfactory"))
     s = case.summary
