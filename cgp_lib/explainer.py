@@ -320,7 +320,7 @@ class CounterfactualProto:
 
     def _compile(self):
         """(Re)create the compiled steps; called again after a categorical fit changes the mapping."""
-        self._white_box_run = tf.function(self._white_box_c_step, reduce_retracing=True)
+        self._white_box_runs = {}  # (flags, prototype shape) -> compiled c step, see _white_box_run
         self._smooth_step = tf.function(self._black_box_step, reduce_retracing=True)
         self._loss_terms_fn = tf.function(self._loss_terms, reduce_retracing=True)
         self._track = tf.function(self._check_and_track, reduce_retracing=True)
@@ -526,6 +526,29 @@ class CounterfactualProto:
         iterates = path.stack()[:steps_run] if record_path else tf.zeros([0, n] + list(self.search_shape))
         return best, hist, iterates, x, y, steps_run
 
+    def _white_box_run(self, flags: tuple, proto_shape: tuple):
+        """The compiled :meth:`_white_box_c_step` for these flags, traced once for any batch size.
+
+        Its input signature leaves the batch dimension open, so that a batch whose rows leave the
+        search (a new size at every segment or c step) reuses the one trace.
+        """
+        key = (flags, tuple(proto_shape))
+        if key not in self._white_box_runs:
+            with_pred, stop_at_first, record, record_path = flags
+            rows = (None,) + tuple(self.search_shape)
+            scalar = tf.TensorSpec([], tf.int32)
+            signature = [tf.TensorSpec(rows, tf.float32), tf.TensorSpec([None, self.n_classes], tf.float32),
+                         tf.TensorSpec([None, self.n_classes], tf.bool), tf.TensorSpec([None], tf.float32),
+                         tf.TensorSpec((None,) + tuple(proto_shape), tf.float32), scalar,
+                         tf.TensorSpec([None], tf.bool), tf.TensorSpec(rows, tf.float32),
+                         tf.TensorSpec(rows, tf.float32), scalar, scalar]
+
+            def c_step(x0, onehot, allowed, c, proto, step_offset, active, x, y, first, last):
+                return self._white_box_c_step(x0, onehot, allowed, c, proto, step_offset, active, x, y, first,
+                                              last, with_pred, stop_at_first, record, record_path)
+            self._white_box_runs[key] = tf.function(c_step, input_signature=signature)
+        return self._white_box_runs[key]
+
     def _empty_numpy_record(self, X: np.ndarray) -> dict:
         """A :class:`SearchRecord` as a dict of numpy arrays, no counterfactual in any row of X."""
         n = len(X)
@@ -560,10 +583,11 @@ class CounterfactualProto:
             if rows.size == 0:
                 break
             begin = time.perf_counter()
-            part, hist, iterates, x_end, y_end, steps_run = self._white_box_run(
-                tf.constant(X[rows]), tf.constant(onehot[rows]), tf.constant(allowed[rows]), tf.constant(c[rows]),
-                tf.constant(proto[rows]), tf.constant(offset), tf.constant(active[rows]),
-                tf.constant(x), tf.constant(y), tf.constant(first), tf.constant(last), *flags)
+            part, hist, iterates, x_end, y_end, steps_run = self._white_box_run(flags, proto.shape[1:])(
+                tf.constant(X[rows], tf.float32), tf.constant(onehot[rows], tf.float32), tf.constant(allowed[rows]),
+                tf.constant(c[rows]), tf.constant(proto[rows], tf.float32), tf.constant(offset, tf.int32),
+                tf.constant(active[rows]), tf.constant(x, tf.float32), tf.constant(y, tf.float32),
+                tf.constant(first, tf.int32), tf.constant(last, tf.int32))
             part = SearchRecord(*(t.numpy() for t in part))
             steps_run = int(steps_run)
             end = time.perf_counter()
