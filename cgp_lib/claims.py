@@ -63,16 +63,16 @@ def below(summary: pd.DataFrame, a, b, col: str) -> str:
 def lowest(summary: pd.DataFrame, name, col: str, among: Sequence) -> str:
     """The verdict on "``name`` has the lowest mean of ``col`` among ``among``": the weakest of
     the verdicts of ``name`` below each other one."""
-    verdicts = [below(summary, name, other, col) for other in among if other != name]
-    for verdict in reversed(VERDICTS):
-        if verdict in verdicts:
-            return verdict
-    return VERDICTS[0]
+    return _weakest([below(summary, name, other, col) for other in among if other != name])
 
 
 def highest(summary: pd.DataFrame, name, col: str, among: Sequence) -> str:
     """The verdict on "``name`` has the highest mean of ``col`` among ``among``" (each other one below it)."""
-    verdicts = [below(summary, other, name, col) for other in among if other != name]
+    return _weakest([below(summary, other, name, col) for other in among if other != name])
+
+
+def _weakest(verdicts: Sequence[str]) -> str:
+    """The weakest of pairwise verdicts (``does not reproduce`` < ``inconclusive`` < ``reproduces``)."""
     for verdict in reversed(VERDICTS):
         if verdict in verdicts:
             return verdict

@@ -158,19 +158,25 @@ def track_best(best: SearchRecord, x, proba, distance, valid, step) -> SearchRec
         tf.where(first[:, None], proba, best.first_proba), tf.where(first, distance, best.first_distance))
 
 
-def merge_records(best: dict, part, rows: np.ndarray) -> None:
-    """Fold ``part`` (a :class:`SearchRecord` of numpy arrays for ``rows``) into ``best`` in place.
+def numpy_record(record: SearchRecord) -> dict:
+    """A compiled :class:`SearchRecord` as a dict of numpy arrays keyed by its field names."""
+    return {name: value.numpy() for name, value in zip(SearchRecord._fields, record)}
 
-    ``best`` holds numpy arrays for every row, keyed by the record's field names: a row's best
+
+def merge_records(best: dict, part: dict, rows: np.ndarray) -> np.ndarray:
+    """Fold ``part`` (the record of ``rows``) into ``best`` (the record of every row) in place.
+
+    Both are dicts of numpy arrays keyed by :class:`SearchRecord`'s field names. A row's best
     counterfactual is replaced where ``part`` has a smaller distance; its first one is set where
-    it had none.
+    it had none. Returns the rows (indices into ``best``) whose best counterfactual was replaced.
     """
-    better = part.distance < best["distance"][rows]
+    better = part["distance"] < best["distance"][rows]
     for name in ("distance", "x", "proba", "step"):
-        best[name][rows[better]] = getattr(part, name)[better]
-    first = (best["first_step"][rows] < 0) & (part.first_step >= 0)
+        best[name][rows[better]] = part[name][better]
+    first = (best["first_step"][rows] < 0) & (part["first_step"] >= 0)
     for name in ("first_step", "first_x", "first_proba", "first_distance"):
-        best[name][rows[first]] = getattr(part, name)[first]
+        best[name][rows[first]] = part[name][first]
+    return rows[better]
 
 
 class CounterfactualProto:
@@ -588,13 +594,13 @@ class CounterfactualProto:
                 tf.constant(c[rows]), tf.constant(proto[rows], tf.float32), tf.constant(offset, tf.int32),
                 tf.constant(active[rows]), tf.constant(x, tf.float32), tf.constant(y, tf.float32),
                 tf.constant(first, tf.int32), tf.constant(last, tf.int32))
-            part = SearchRecord(*(t.numpy() for t in part))
+            part = numpy_record(part)
             steps_run = int(steps_run)
             end = time.perf_counter()
             clock.extend(begin + (end - begin) * np.arange(1, steps_run + 1) / steps_run)
             merge_records(record_, part, rows)
             if segmented:  # rows with a counterfactual leave the batch
-                searching = part.first_step < 0
+                searching = part["first_step"] < 0
                 rows, x, y = rows[searching], x_end.numpy()[searching], y_end.numpy()[searching]
         return record_, hist, iterates, clock
 
@@ -662,7 +668,7 @@ class CounterfactualProto:
                     break
         self.last_predict_calls += predictor.calls
         record_ = self._empty_numpy_record(x0)
-        merge_records(record_, SearchRecord(*(t.numpy() for t in best)), np.arange(n))
+        merge_records(record_, numpy_record(best), np.arange(n))
         hist = tf.stack(history) if record else tf.zeros([0, len(LOSS_TERMS), n])
         iterates = np.stack(path) if record_path else np.zeros((0, n) + tuple(self.search_shape), np.float32)
         return record_, hist, tf.constant(iterates), clock
@@ -822,9 +828,8 @@ class CounterfactualProto:
                 history.append(hist.numpy())
             if record_path:
                 paths.append(iterates.numpy())
-            better = part["distance"] < best["distance"][rows]
-            best_c[rows[better]] = c[rows[better]]
-            merge_records(best, SearchRecord(**part), rows)
+            replaced = merge_records(best, part, rows)
+            best_c[replaced] = c[replaced]
             # alibi's rule for c: bisection once a counterfactual was found, x10 before.
             found_now = np.zeros(n, bool)
             found_now[rows] = part["first_step"] >= 0
