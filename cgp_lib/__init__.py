@@ -12,7 +12,7 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name):
-    # Lazy, so that `import cgp_lib.models` (e.g. in the alibi worker) does not load the explainer.
+    # Lazy, so that `import cgp_lib.repro.models` (e.g. in the alibi worker) does not load the explainer.
     if name in _EXPORTS:
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module 'cgp_lib' has no attribute {name!r}")

@@ -39,8 +39,15 @@ from . import categorical, fista
 from .gradients import PROBA_PERTURBATIONS, BatchedPredictor, numerical_gradient
 from .losses import autoencoder_loss, elastic_net, l1_norm, l2_squared, prediction_loss, prototype_loss
 from .prototypes import EncoderPrototypes, KDTreePrototypes, PrototypeStrategy
-from .validation import (check_cat_vars, check_categorical_data, check_feature_range, check_instances,
-                         check_number, check_probabilities, check_within_range)
+from .validation import (
+    check_cat_vars,
+    check_categorical_data,
+    check_feature_range,
+    check_instances,
+    check_number,
+    check_probabilities,
+    check_within_range,
+)
 
 LOSS_TERMS = ("pred", "l1", "l2", "ae", "proto", "total")
 #: Values of ``explain(stop=...)``: when a row leaves the search.
@@ -72,7 +79,7 @@ class CounterfactualResult:
     orig_proba: np.ndarray  # (N, classes)
     cf_class: np.ndarray  # (N,) int
     cf_proba: np.ndarray  # (N, classes)
-    proto_class: np.ndarray  # (N,) class of the nearest prototype (it guides the search when θ > 0), -1 without prototypes
+    proto_class: np.ndarray  # (N,) class of the nearest prototype (guides the search when θ > 0); -1 without
     prototype: np.ndarray | None  # (N, *embedding shape) that prototype, None without prototypes
     distance: np.ndarray  # (N,) β·L1 + L2 of the best counterfactual (EN(δ), eq. 3), NaN if none
     steps_to_first: np.ndarray  # (N,) gradient steps, counted across c steps, to the first counterfactual

@@ -45,7 +45,8 @@ class PrototypeStrategy(ABC):
     @abstractmethod
     def select(self, X: np.ndarray, allowed: np.ndarray, k: int | None = None,
                k_type: str = "mean") -> PrototypeChoice:
-        """Pick, for each row of ``X``, the nearest prototype among the classes where ``allowed`` (N, classes) is True."""
+        """Pick, for each row of ``X``, the nearest prototype among the classes where ``allowed`` (N, classes)
+        is True."""
 
     def _check_fit_input(self, X: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
         labels = np.asarray(labels)

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cgp_lib import alibi_reference  # noqa: E402
+from cgp_lib.reference import runner as alibi_reference  # noqa: E402
 
 # Every alibi run of the test session goes to one kept graph-mode worker, started at the first
 # call: a new process per call would pay interpreter start-up and the TF and alibi imports.

@@ -1,9 +1,9 @@
-"""The verdict rule of cgp_lib.claims on hand-made summaries."""
+"""The verdict rule of cgp_lib.repro.claims on hand-made summaries."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from cgp_lib import claims
+from cgp_lib.repro import claims
 
 
 def summary(**rows):
@@ -49,3 +49,22 @@ def test_claims_table_checks_verdicts():
     assert c.count() == 1 and c.count(["inconclusive", "reproduces"]) == 2
     with pytest.raises(ValueError, match="verdict"):
         c.add("4.3", "x", "", "", "holds")
+
+
+def test_beside_reported_puts_our_interval_beside_the_papers_mean_and_bound():
+    from cgp_lib.repro import paper
+
+    summary = pd.DataFrame({"found": [95, 70], "n": [95, 95], "im1": [1.26, 1.87], "im1_low": [1.2, 1.8],
+                            "im1_high": [1.3, 1.94], "im2": [0.166, 0.398], "im2_low": [0.15, 0.35],
+                            "im2_high": [0.18, 0.45]}, index=["B", "A"])
+    table = claims.beside_reported(summary, ["A", "B"], [("im1", "IM1", 2, 1), ("im2", "IM2 (×10)", 2, 10)],
+                                   paper.table2())
+    assert list(table.columns) == [("", "found"), ("IM1", "ours"), ("IM1", "paper"), ("IM2 (×10)", "ours"),
+                                   ("IM2 (×10)", "paper")]
+    assert table.loc["A", ("", "found")] == "70 / 95"
+    assert table.loc["A", ("IM1", "ours")] == "1.87 [1.80, 1.94]"
+    assert table.loc["A", ("IM1", "paper")] == "2.07 ± 0.16"
+    assert table.loc["B", ("IM2 (×10)", "ours")] == "1.66 [1.50, 1.80]"
+    assert table.loc["B", ("IM2 (×10)", "paper")] == "1.47 ± 0.15"
+    ours_only = claims.beside_reported(summary, ["B"], [("im1", "IM1", 1, 1)], found=False)
+    assert list(ours_only.columns) == [("IM1", "ours")]

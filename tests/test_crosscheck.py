@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cgp_lib import datasets, trained
-from cgp_lib.crosscheck import run_case, summarize
+from cgp_lib.reference.crosscheck import run_case, summarize
+from cgp_lib.repro import datasets, trained
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +73,8 @@ def test_breast_cancer_eq16_satisfactory_agrees_with_alibi_one_c_step(breast_can
 
 
 def test_compare_rejects_mismatched_lengths(breast_cancer):
-    from cgp_lib.crosscheck import compare
     from cgp_lib.explainer import CounterfactualProto
+    from cgp_lib.reference.crosscheck import compare
     model, x_train, x_test, feature_range = breast_cancer
     ours = CounterfactualProto(model, (1, 30), feature_range=feature_range, max_iterations=2,
                                c_steps=1).explain(x_test[:2])

@@ -1,4 +1,4 @@
-"""Tests of cgp_lib.datasets against the offline copies in ../shared/data (never the network)."""
+"""Tests of cgp_lib.repro.datasets against the offline copies in ../shared/data (never the network)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cgp_lib import datasets
+from cgp_lib.repro import datasets
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATA_DIR = Path(os.environ.get("CGP_DATA_DIR", SHARED_DATA))
@@ -208,7 +208,7 @@ def test_missing_file_and_failed_download_raise_helpful_error(
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv(datasets.DATA_DIR_ENV, str(empty))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no cached adult.data there
+    monkeypatch.setenv("CGP_CACHE_DIR", str(tmp_path / "cache"))  # no cached adult.data there
 
     def no_network(*args, **kwargs):
         raise OSError("network disabled in tests")
@@ -220,9 +220,9 @@ def test_missing_file_and_failed_download_raise_helpful_error(
     assert file_name in message and "CGP_DATA_DIR" in message and str(empty) in message
 
 
-def test_adult_uses_the_home_cache_before_downloading(monkeypatch, tmp_path):
+def test_adult_uses_the_download_cache_before_downloading(monkeypatch, tmp_path):
     monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CGP_CACHE_DIR", str(tmp_path / "cache"))
     downloads = []
 
     def fake_download(destination):
@@ -238,7 +238,7 @@ def test_adult_uses_the_home_cache_before_downloading(monkeypatch, tmp_path):
     monkeypatch.setattr(datasets, "_download_adult", fake_download)
     first = datasets.load_adult()
     second = datasets.load_adult()
-    assert downloads == [tmp_path / ".cache" / "cgp_lib" / "adult.data"]  # once, then cached
+    assert downloads == [tmp_path / "cache" / "downloads" / "adult.data"]  # once, then cached
     np.testing.assert_array_equal(first.data, second.data)
     np.testing.assert_array_equal(first.target, [0, 1])
     assert first.category_map[1] == ["?", "Private"]

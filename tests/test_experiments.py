@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from cgp_lib import experiments, metrics
-from cgp_lib.experiments import COLUMNS, SeedModels, loss_kwargs
+from cgp_lib import metrics
 from cgp_lib.explainer import CounterfactualProto
+from cgp_lib.repro import experiments
+from cgp_lib.repro.experiments import COLUMNS, SeedModels, loss_kwargs
 
 ROWS = [0, 5, 67, 139]  # one instance of each blob class (and row 0, which loss A does not flip)
 COMMON = dict(max_iterations=50, c_steps=2, learning_rate_init=0.02)
@@ -174,10 +175,11 @@ def test_cache_key_changes_with_settings_and_resumes_missing_chunks(first_run, b
     counter.calls = 0
     resumed = run(blobs, tmp_path, configs={"C": CONFIGS["C"]}, seeds=(0,), chunk_size=1)
     assert counter.calls == 2 and resumed.computed_chunks == 1 and resumed.cached_chunks == len(ROWS) - 1
-    pd.testing.assert_frame_equal(resumed.frame.drop(columns=["time_s", "time_s_first"]), first.frame.drop(columns=["time_s", "time_s_first"]))
+    timings = ["time_s", "time_s_first"]
+    pd.testing.assert_frame_equal(resumed.frame.drop(columns=timings), first.frame.drop(columns=timings))
     # and the per-instance chunks agree with the all-instances chunk of the first run
     whole = result.frame[(result.frame["config"] == "C") & (result.frame["seed"] == 0)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(resumed.frame.drop(columns=["time_s", "time_s_first"]), whole.drop(columns=["time_s", "time_s_first"]))
+    pd.testing.assert_frame_equal(resumed.frame.drop(columns=timings), whole.drop(columns=timings))
 
 
 def test_run_reports_the_satisfactory_and_the_first_counterfactual(first_run, blobs, tmp_path):

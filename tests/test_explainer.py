@@ -653,8 +653,8 @@ def test_explain_before_fit_with_prototypes(blobs, kind):
 
 # ----------------------------------------------------------------------------- end to end
 def _breast_cancer_model():
-    from cgp_lib.datasets import load_breast_cancer
-    from cgp_lib.models import breast_cancer_mlp, train_cached
+    from cgp_lib.repro.datasets import load_breast_cancer
+    from cgp_lib.repro.models import breast_cancer_mlp, train_cached
 
     (x_train, y_train), (x_test, y_test), _ = load_breast_cancer()
     trained = train_cached(breast_cancer_mlp, x_train, np.eye(2, dtype=np.float32)[y_train],

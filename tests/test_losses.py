@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cgp_lib.losses import (autoencoder_loss, elastic_net, l1_norm, l2_squared, prediction_loss,
-                            prototype_loss)
+from cgp_lib.losses import autoencoder_loss, elastic_net, l1_norm, l2_squared, prediction_loss, prototype_loss
 
 # Three rows, three classes. Original classes: 0, 0, 2.
 PROBA = tf.constant([[0.7, 0.2, 0.1],    # original class wins by 0.5 over class 1

@@ -1,4 +1,4 @@
-"""Tests of cgp_lib.models: architectures, the upsampling layer and cached training."""
+"""Tests of cgp_lib.repro.models: architectures, the upsampling layer and cached training."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cgp_lib import models
+from cgp_lib.repro import models
 
 RNG = np.random.default_rng(0)
 
@@ -204,7 +204,7 @@ def test_train_cached_uses_env_cache_dir_and_rejects_uncompiled(tmp_path, monkey
     x, y = _tabular(n=16)
     trained = models.train_cached(models.breast_cancer_mlp, x, y, epochs=1, batch_size=8,
                                   seed=0, name="tiny")
-    assert trained.weights_path.parent == tmp_path / "env-cache"
+    assert trained.weights_path.parent == tmp_path / "env-cache" / "models"
     assert trained.weights_path.name.startswith("tiny-")
 
     def uncompiled(seed):

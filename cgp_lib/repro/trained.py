@@ -2,7 +2,7 @@
 
 Every notebook, test and benchmark that needs "the MNIST CNN" or "the Breast Cancer
 MLP" gets it from here, so that they all use the same weights; training runs once
-per machine and the weights are cached by :func:`cgp_lib.models.train_cached`.
+per machine and the weights are cached by :func:`cgp_lib.repro.models.train_cached`.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class MnistMetricAutoencoders:
 
     ``class_aes[c]`` is trained on the training images of class ``c`` only (AE_i, AE_t0 of
     IM1, eq. 13, and AE_i of IM2, eq. 14); ``ae_all`` on all training images (AE of IM2).
-    All share the architecture of :func:`cgp_lib.models.mnist_class_autoencoder`.
+    All share the architecture of :func:`cgp_lib.repro.models.mnist_class_autoencoder`.
     """
 
     class_aes: dict
@@ -79,7 +79,7 @@ def mnist_class_autoencoders(seed: int = 0, epochs: int = 30, batch_size: int = 
     decoder, Adam and MSE, 30 epochs with batch size 128, trained on the training images of
     one class (selected with the true labels) and, for ``ae_all``, on all of them.
     ``train_size`` keeps only the first images of the training set (None: all 60,000), for
-    quick runs. Weights are cached (:func:`cgp_lib.models.train_cached`), keyed among others
+    quick runs. Weights are cached (:func:`cgp_lib.repro.models.train_cached`), keyed among others
     by the data, the epochs and ``seed``.
     """
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
@@ -126,8 +126,8 @@ class AdultModels:
 
 
 def adult_models(seed: int = 0, epochs: int = 30, verbose: int = 0) -> AdultModels:
-    """The Adult MLP (:func:`cgp_lib.models.adult_mlp`; Adam, batch size 256, ``epochs``, 30
-    in alibi's example) trained on the 30,000 training rows of :func:`cgp_lib.datasets.adult_split`
+    """The Adult MLP (:func:`cgp_lib.repro.models.adult_mlp`; Adam, batch size 256, ``epochs``, 30
+    in alibi's example) trained on the 30,000 training rows of :func:`cgp_lib.repro.datasets.adult_split`
     (one-hot), plus its ordinal-input twin."""
     split = datasets.adult_split()
     onehot = tf.keras.utils.to_categorical(split.y_train, 2)

@@ -3,7 +3,7 @@
 The same model, instances, hyperparameters and categorical options go to both libraries
 (alibi in its own graph-mode process, one instance at a time; cgp_lib as one batch).
 :func:`compare_embeddings` compares the numbers the two give every category;
-:func:`run_categorical_case` compares the counterfactuals as :mod:`cgp_lib.crosscheck` does
+:func:`run_categorical_case` compares the counterfactuals as :mod:`cgp_lib.reference.crosscheck` does
 for numerical data, with two changes: the distance EN(δ) = β·‖δ‖₁ + ‖δ‖₂² (eq. 3) is measured
 in each library's search space (categories replaced by that library's numbers), and the
 counterfactuals are compared category by category.
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .alibi_reference import AlibiResult, run_alibi_cfproto
-from .categorical import CategoricalMap
+from ..categorical import CategoricalMap
+from ..explainer import CounterfactualProto, CounterfactualResult
+from ..metrics import elastic_net
 from .crosscheck import SHARED_INIT_ARGS, agreement_frame, summarize
-from .explainer import CounterfactualProto, CounterfactualResult
-from .metrics import elastic_net
+from .runner import AlibiResult, run_alibi_cfproto
 
 FIT_ARGS = ("d_type", "w", "disc_perc", "standardize_cat_vars", "smooth", "center", "update_feature_range")
 
@@ -47,7 +47,7 @@ def compare_embeddings(ours: CategoricalMap, ref_d_abs: dict, names: dict[int, s
 
 def compare(ours: CounterfactualResult, ref: AlibiResult, X: np.ndarray, beta: float, our_map: CategoricalMap,
             ref_map: CategoricalMap) -> pd.DataFrame:
-    """One row per instance, as :func:`cgp_lib.crosscheck.compare`, for categorical data.
+    """One row per instance, as :func:`cgp_lib.reference.crosscheck.compare`, for categorical data.
 
     ``en_*``: EN(δ) of each library's counterfactual in its own search space; ``same_categories``:
     the share of categorical variables on which the two counterfactuals agree;

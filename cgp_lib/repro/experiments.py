@@ -33,7 +33,6 @@ measured when it was computed.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -45,10 +44,12 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import metrics
-from .explainer import CounterfactualProto
+from .. import metrics
+from ..explainer import CounterfactualProto
+from . import cache
 
-__all__ = ["LOSSES", "MNIST_LOSSES", "BREAST_CANCER_LOSSES", "COLUMNS", "CACHE_VERSION", "BATCH_ENGINE", "loss_kwargs", "SeedModels", "build_explainer",
+__all__ = ["LOSSES", "MNIST_LOSSES", "BREAST_CANCER_LOSSES", "COLUMNS", "CACHE_VERSION", "BATCH_ENGINE",
+           "loss_kwargs", "SeedModels", "build_explainer",
            "ExperimentResult", "run", "summarize", "batched_throughput", "plot_sweep",
            "black_box_predict", "seconds_per_steps"]
 
@@ -56,7 +57,7 @@ CACHE_VERSION = 2  # 2: stop rule in the key; the first counterfactual stored be
 # Batched chunks also hash this: their timings depend on how a batch is searched. 2: finished
 # rows leave the compiled loop at the end of each step segment (before, they were masked).
 BATCH_ENGINE = 2
-CACHE_DIR_ENV = "CGP_CACHE_DIR"
+CACHE_DIR_ENV = cache.CACHE_DIR_ENV
 
 #: The loss functions of eq. 15 (MNIST, section 4.2): which terms each one uses.
 MNIST_LOSSES: dict[str, dict[str, bool]] = {
@@ -159,22 +160,12 @@ def _model_digest(model) -> str | None:
     if not hasattr(model, "get_weights"):
         raise TypeError(f"cannot hash the model {model!r} for the cache key: it has no weights; "
                         "pass SeedModels(key=...)")
-    digest = hashlib.sha256()
-    for w in model.get_weights():
-        w = np.ascontiguousarray(w)
-        digest.update(f"{w.dtype.str}{w.shape}".encode())
-        digest.update(w.tobytes())
-    return digest.hexdigest()
-
-
-def _array_digest(a) -> str:
-    a = np.ascontiguousarray(np.asarray(a))
-    return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
+    return cache.weights_digest(model)
 
 
 def _jsonable(value):
     if isinstance(value, np.ndarray):
-        return {"array": _array_digest(value)}
+        return {"array": cache.array_digest(value)}
     if isinstance(value, (np.generic,)):
         return value.item()
     if isinstance(value, Mapping):
@@ -187,7 +178,7 @@ def _jsonable(value):
 
 
 def _hash(obj) -> str:
-    return hashlib.sha256(json.dumps(_jsonable(obj), sort_keys=True).encode()).hexdigest()
+    return cache.text_digest(json.dumps(_jsonable(obj), sort_keys=True))
 
 
 def _split_config(config: Mapping[str, Any]) -> tuple[dict, dict]:
@@ -250,20 +241,10 @@ class ExperimentResult:
         return (self.cf_first if first else self.cf)[rows]
 
 
-def _default_cache_dir() -> Path:
-    base = os.environ.get(CACHE_DIR_ENV)
-    base = Path(base).expanduser() if base else Path.home() / ".cache" / "cgp_lib"
-    return base / "experiments"
-
-
 def _save_chunk(path: Path, frame: pd.DataFrame, cf: np.ndarray, cf_first: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + f".{os.getpid()}.part")
     arrays = {f"col_{c}": frame[c].to_numpy() for c in COLUMNS}
     arrays["col_config"] = frame["config"].to_numpy().astype(str)  # no pickled objects in the file
-    with open(partial, "wb") as handle:
-        np.savez(handle, cf=cf, cf_first=cf_first, **arrays)
-    os.replace(partial, path)
+    cache.atomic_write(path, lambda handle: np.savez(handle, cf=cf, cf_first=cf_first, **arrays))
 
 
 def _load_chunk(path: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -362,9 +343,9 @@ def run(X: np.ndarray, configs: Mapping[str, Mapping[str, Any]], models: Callabl
     common = dict(explainer_kwargs or {})
     common.setdefault("kappa", 0.0)
     common.setdefault("beta", 0.1)
-    directory = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    directory = Path(cache_dir).expanduser() if cache_dir is not None else cache.cache_dir("experiments")
     shape = (1,) + X.shape[1:]
-    fit_digest = _array_digest(fit_data)
+    fit_digest = cache.array_digest(fit_data)
     blocks = [np.arange(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
 
     frames, cfs, cfs_first = [], [], []
@@ -390,7 +371,7 @@ def run(X: np.ndarray, configs: Mapping[str, Mapping[str, Any]], models: Callabl
             base_key["engine"] = BATCH_ENGINE
         explainer = None
         for rows in blocks:
-            key = _hash(dict(base_key, X=_array_digest(X[rows]), ids=ids[rows].tolist()))
+            key = _hash(dict(base_key, X=cache.array_digest(X[rows]), ids=ids[rows].tolist()))
             path = directory / f"{key[:32]}.npz"
             if path.is_file():
                 frame, cf, cf_first = _load_chunk(path)

@@ -1,6 +1,6 @@
 """The paper's claims checked against our numbers: intervals as text, and one verdict rule.
 
-A chapter summarises its runs with :func:`cgp_lib.experiments.summarize` (a mean and a 95%
+A chapter summarises its runs with :func:`cgp_lib.repro.experiments.summarize` (a mean and a 95%
 Student-t interval per loss and column) and states each claim of the paper as a comparison
 of means. The verdict of a comparison "a is below b" follows one rule everywhere:
 
@@ -19,7 +19,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["VERDICTS", "with_ci", "interval_text", "below", "lowest", "highest", "cut", "Claims"]
+from .paper import reported_text
+
+__all__ = ["VERDICTS", "with_ci", "interval_text", "beside_reported", "below", "lowest", "highest", "cut",
+           "Claims"]
 
 VERDICTS = ("reproduces", "inconclusive", "does not reproduce")
 
@@ -38,6 +41,41 @@ def interval_text(summary: pd.DataFrame, row, col: str, digits: int, scale: floa
     """:func:`with_ci` of ``summary.loc[row, col]`` and its ``_low``/``_high`` bounds, times ``scale``."""
     values = [scale * float(summary.loc[row, f"{col}{end}"]) for end in ("", "_low", "_high")]
     return with_ci(*values, digits)
+
+
+def beside_reported(summary: pd.DataFrame, rows: Sequence, quantities: Sequence[tuple[str, str, int, float]],
+                    reported: pd.DataFrame | None = None, found: bool = True) -> pd.DataFrame:
+    """Our means with their 95% intervals beside the paper's "mean ± bound", one row per loss.
+
+    Parameters
+    ----------
+    summary
+        A :func:`cgp_lib.repro.experiments.summarize` frame indexed by loss.
+    rows
+        The losses, in order.
+    quantities
+        ``(column, label, digits, scale)`` per quantity: ``summary``'s column, the column label,
+        decimals and a factor (10 for IM2 × 10).
+    reported
+        A table of :mod:`cgp_lib.repro.paper` with the same column names, or ``None`` for our
+        numbers only.
+    found
+        Start with a column "found" (counterfactuals found / searches).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``(label, "ours")`` and, with ``reported``, ``(label, "paper")``.
+    """
+    out = pd.DataFrame(index=pd.Index(list(rows), name="loss"))
+    if found:
+        out[("", "found")] = [f"{int(summary.loc[r, 'found'])} / {int(summary.loc[r, 'n'])}" for r in rows]
+    for column, label, digits, scale in quantities:
+        out[(label, "ours")] = [interval_text(summary, r, column, digits, scale) for r in rows]
+        if reported is not None:
+            out[(label, "paper")] = [reported_text(reported, r, column, digits, scale) for r in rows]
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    return out
 
 
 def _bounds(summary: pd.DataFrame, row, col: str) -> tuple[float, float, float]:

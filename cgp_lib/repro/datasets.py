@@ -10,7 +10,7 @@ Every loader that needs a file finds it in the same order (see
 1. the folder named by the environment variable ``CGP_DATA_DIR``
    (``mnist.npz``, ``cifar10.npz``, ``adult.data``);
 2. the library's usual cached download: ``tf.keras.datasets`` for MNIST and
-   CIFAR-10, ``~/.cache/cgp_lib/adult.data`` (downloaded from UCI if absent) for Adult;
+   CIFAR-10, ``$CGP_CACHE_DIR/downloads/adult.data`` (downloaded from UCI if absent) for Adult;
 3. if both fail, a :class:`FileNotFoundError` that says which file to put where.
 
 The Breast Cancer data ship with scikit-learn and need no file.
@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 import pandas as pd
+
+from . import cache
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -306,16 +308,14 @@ class AdultData:
 
 
 def _adult_cache_file() -> Path:
-    return Path.home() / ".cache" / "cgp_lib" / ADULT_FILE
+    return cache.cache_dir("downloads") / ADULT_FILE
 
 
 def _download_adult(destination: Path) -> None:
     """Download the UCI Adult training file to ``destination`` (atomic rename)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
     with urllib.request.urlopen(ADULT_URL, timeout=30) as response:
-        partial.write_bytes(response.read())
-    os.replace(partial, destination)
+        body = response.read()
+    cache.atomic_write(destination, lambda handle: handle.write(body))
 
 
 def _fetch_adult_raw() -> pd.DataFrame:
@@ -375,8 +375,9 @@ def load_adult() -> AdultData:
     Feature order: Age, Workclass, Education, Marital Status, Occupation, Relationship,
     Race, Sex, Capital Gain, Capital Loss, Hours per week, Country.
 
-    The file ``adult.data`` is read from ``$CGP_DATA_DIR``, else from
-    ``~/.cache/cgp_lib/adult.data``, downloaded from :data:`ADULT_URL` if absent.
+    The file ``adult.data`` is read from ``$CGP_DATA_DIR``, else from the download cache
+    (``$CGP_CACHE_DIR/downloads/``, :func:`cgp_lib.repro.cache.cache_dir`), downloaded from
+    :data:`ADULT_URL` if absent.
     """
     raw = _load_from_data_dir_or_fetch(ADULT_FILE, _read_adult_raw, _fetch_adult_raw)
     return _preprocess_adult(raw)

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .metrics import mean_ci
+from ..metrics import mean_ci
 
 __all__ = ["speed_quality_sparsity", "panel_statistics"]
 
@@ -48,7 +48,7 @@ def speed_quality_sparsity(frame: pd.DataFrame, by: str, order: Sequence, labels
                            xlabel: str | None = None, title: str | None = None, panels=PANELS):
     """The paper's three panels (module docstring) for the rows of ``frame`` grouped by ``by``.
 
-    ``frame`` holds one row per counterfactual (:data:`cgp_lib.experiments.COLUMNS`); rows
+    ``frame`` holds one row per counterfactual (:data:`cgp_lib.repro.experiments.COLUMNS`); rows
     without a counterfactual are left out. Pass ``panels`` to plot other columns in the same
     layout (for example the first counterfactual's; an empty group hides its panel). Returns
     the figure.

@@ -1,4 +1,4 @@
-"""Tests for cgp_lib.alibi_reference: alibi's CounterfactualProto run in a graph-mode subprocess.
+"""Tests for cgp_lib.reference.runner: alibi's CounterfactualProto run in a graph-mode subprocess.
 
 The caller's (this) process stays eager; the worker is a separate process (one kept for the whole
 test session, see conftest.py, except where a test says otherwise).
@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cgp_lib.alibi_reference import AlibiResult, _decode, _encode, run_alibi_cfproto  # noqa: E402
+from cgp_lib.reference.runner import AlibiResult, _decode, _encode, run_alibi_cfproto  # noqa: E402
 
 N_PER_CLASS = 100
 CENTERS = np.array([[-1.0, -1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [0.0, -1.0, 1.0, 1.0]])
@@ -138,9 +138,9 @@ def test_registered_custom_layer_in_nested_model():
     Keras 2.14 writes such layers to HDF5 under their bare class name; the worker maps it.
     Also covers the no-prototype path, where ``fit`` runs on ``X`` as ``fit_data`` is absent.
     """
-    models = pytest.importorskip("cgp_lib.models")
+    models = pytest.importorskip("cgp_lib.repro.models")
     if not hasattr(models, "NearestUpsampling2D"):
-        pytest.skip("cgp_lib.models.NearestUpsampling2D not available")
+        pytest.skip("cgp_lib.repro.models.NearestUpsampling2D not available")
     tf.keras.utils.set_random_seed(1)
     inner = tf.keras.Sequential([tf.keras.Input((3, 3, 1)), models.NearestUpsampling2D(2)], name="inner")
     model = tf.keras.Sequential([tf.keras.Input((3, 3, 1)), inner, tf.keras.layers.Flatten(),
@@ -191,7 +191,7 @@ def test_categorical_embeddings_and_counterfactuals_match_ours():
 def test_kept_worker_serves_calls_in_one_process(blobs_and_model):
     """keep_worker(): one graph-mode process runs every call, survives a failed job, and gives the
     answers of a new process (each job starts from a fresh Keras graph and session)."""
-    from cgp_lib import alibi_reference
+    from cgp_lib.reference import runner as alibi_reference
 
     X, _, model = blobs_and_model
     x = X[[0, N_PER_CLASS, 2 * N_PER_CLASS]]

@@ -11,7 +11,7 @@ Why a subprocess
 alibi's explainer is TF1 graph code: it builds ``tf.compat.v1`` variables, placeholders and a
 session, and only works after ``tf.compat.v1.disable_eager_execution()``.  That switch is
 process-wide and cannot be undone, while the rest of ``cgp_lib`` (and its callers) run eager
-TF2.  So the explainer always runs in a fresh child process, ``python -m cgp_lib._alibi_worker``;
+TF2.  So the explainer always runs in a fresh child process, ``python -m cgp_lib.reference._worker``;
 the caller's process is never switched to graph mode.
 
 Protocol: the caller's Keras models are written to a temporary directory in the legacy HDF5
@@ -26,9 +26,10 @@ format (``.h5``) -- the only format found to reload correctly in a graph-mode TF
 As a guard against silent weight-loading failures the worker compares its predictions on ``X``
 with the caller's and aborts if they differ.  Only models that can be saved to HDF5
 (``Sequential``/``Functional``; custom layers need ``get_config`` and registration) are
-supported.  The worker imports ``cgp_lib.models`` (if it exists) before loading, so layers
-registered there with ``tf.keras.utils.register_keras_serializable(package='cgp_lib')`` (e.g.
-``NearestUpsampling2D``) deserialize; registered objects are also passed under their bare class
+supported.  The worker first imports the module of every custom class found in the models
+(``type(layer).__module__``, e.g. ``cgp_lib.repro.models``), so layers registered there with
+``tf.keras.utils.register_keras_serializable(package='cgp_lib')`` (e.g. ``NearestUpsampling2D``)
+deserialize; registered objects are also passed under their bare class
 names, because Keras 2.14's HDF5 writer stores layers nested in a sub-model (the decoder inside
 ``Sequential([enc, dec])``) under the bare name, which otherwise fails with "Unknown layer" even
 in eager mode.  Custom objects registered only in the caller's process are unknown to the worker.
@@ -307,12 +308,14 @@ def run_alibi_cfproto(
             "init_kwargs": _encode(init_kwargs, arrays, "init"),
             "fit_kwargs": _encode(fit_kwargs, arrays, "fit"),
             "explain_kwargs": _encode(explain_kwargs, arrays, "explain"),
+            "layer_modules": [],
         }
         for name, model in (("predict", predict_model), ("ae", ae_model), ("enc", enc_model)):
             if model is not None:
                 path = tmpdir / f"{name}.h5"
                 _save_h5(model, path)
                 spec["models"][name] = path.name
+                spec["layer_modules"] = sorted(set(spec["layer_modules"]) | _custom_layer_modules(model))
         np.savez(tmpdir / "inputs.npz", **arrays)
         (tmpdir / "inputs.json").write_text(json.dumps(spec))
 
@@ -320,7 +323,7 @@ def run_alibi_cfproto(
             _kept_worker().run(tmpdir, timeout)
         else:
             proc = subprocess.run(
-                [sys.executable, "-m", "cgp_lib._alibi_worker", str(tmpdir)],
+                [sys.executable, "-m", "cgp_lib.reference._worker", str(tmpdir)],
                 capture_output=True,
                 text=True,
                 env=_child_env(),
@@ -354,12 +357,12 @@ def run_alibi_cfproto(
 
 
 class _ServingWorker:
-    """One ``python -m cgp_lib._alibi_worker --serve`` process that runs job directories in turn."""
+    """One ``python -m cgp_lib.reference._worker --serve`` process that runs job directories in turn."""
 
     def __init__(self) -> None:
         self.status = _STATUS
         self.stderr = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cgp_lib._alibi_worker", "--serve"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "cgp_lib.reference._worker", "--serve"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
                                      text=True, bufsize=1, env=_child_env())
         self.lines: queue.Queue = queue.Queue()
@@ -442,6 +445,20 @@ def _close_kept() -> None:
 atexit.register(_close_kept)
 
 
+def _custom_layer_modules(model) -> set[str]:
+    """Modules (other than TensorFlow's and Keras's) that define a class used in ``model``.
+
+    The worker imports them before loading, so that layers they register with
+    ``tf.keras.utils.register_keras_serializable`` deserialize there too.
+    """
+    modules = set()
+    for obj in (model, *model.submodules):
+        module = type(obj).__module__
+        if module != "__main__" and module.split(".")[0] not in ("keras", "tensorflow", "tf_keras"):
+            modules.add(module)
+    return modules
+
+
 def _save_h5(model, path: Path) -> None:
     """Save a Keras model in the legacy HDF5 format (the one that reloads in graph mode)."""
     import tensorflow as tf
@@ -489,8 +506,8 @@ def _child_env() -> dict:
     env = dict(os.environ)
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env["CUDA_VISIBLE_DEVICES"] = ""
-    # Make `python -m cgp_lib._alibi_worker` resolve to this very package whatever the cwd.
-    root = str(Path(__file__).resolve().parent.parent)
+    # Make `python -m cgp_lib.reference._worker` resolve to this very package whatever the cwd.
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding cgp_lib/
     parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in parts if p != root])
     return env

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .alibi_reference import AlibiResult, run_alibi_cfproto
-from .explainer import CounterfactualProto, CounterfactualResult
-from .metrics import elastic_net
+from ..explainer import CounterfactualProto, CounterfactualResult
+from ..metrics import elastic_net
+from .runner import AlibiResult, run_alibi_cfproto
 
 # Keyword arguments of CounterfactualProto that alibi's constructor also takes.
 SHARED_INIT_ARGS = ("kappa", "beta", "feature_range", "gamma", "theta", "use_kdtree", "learning_rate_init",

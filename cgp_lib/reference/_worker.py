@@ -1,12 +1,12 @@
-"""Worker process for :mod:`cgp_lib.alibi_reference` -- do not import from eager code.
+"""Worker process for :mod:`cgp_lib.reference.runner` -- do not import from eager code.
 
-Usage: ``python -m cgp_lib._alibi_worker TMPDIR`` (one job), or ``--serve`` (one job directory
-per line of stdin, see :func:`serve`, for :func:`cgp_lib.alibi_reference.keep_worker`).  Reads ``TMPDIR/inputs.json``,
+Usage: ``python -m cgp_lib.reference._worker TMPDIR`` (one job), or ``--serve`` (one job directory
+per line of stdin, see :func:`serve`, for :func:`cgp_lib.reference.runner.keep_worker`).  Reads ``TMPDIR/inputs.json``,
 ``TMPDIR/inputs.npz`` and the ``.h5`` models written by
-:func:`cgp_lib.alibi_reference.run_alibi_cfproto`, switches this whole process to TF1 graph
+:func:`cgp_lib.reference.runner.run_alibi_cfproto`, switches this whole process to TF1 graph
 mode (required by alibi's ``CounterfactualProto``), builds and fits one explainer, explains every
 row of ``X`` one at a time and writes ``TMPDIR/outputs.npz`` and ``TMPDIR/outputs.json``.
-See the docstring of :mod:`cgp_lib.alibi_reference` for the protocol and what is timed.
+See the docstring of :mod:`cgp_lib.reference.runner` for the protocol and what is timed.
 
 ``python -m`` imports the ``cgp_lib`` package (its ``__init__``) before this module, so that
 ``__init__`` must not create TF tensors or variables at import time; everything else in
@@ -17,6 +17,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import importlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
@@ -59,15 +60,17 @@ def _silence_alibi() -> _CountingHandler:
     return handler
 
 
-def _register_custom_objects() -> None:
-    """Import ``cgp_lib.models`` so its registered Keras layers deserialize; optional."""
-    try:
-        import cgp_lib.models  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("cgp_lib.models", "cgp_lib"):
-            print(f"[alibi worker] warning: importing cgp_lib.models failed: {exc!r}", file=sys.stderr)
-    except Exception as exc:  # a broken module must not break models that do not need it
-        print(f"[alibi worker] warning: importing cgp_lib.models failed: {exc!r}", file=sys.stderr)
+def _register_custom_objects(modules) -> None:
+    """Import the modules that define the models' custom layers, so their registered layers deserialize.
+
+    A module that fails to import is reported and skipped: loading then fails with Keras's
+    "Unknown layer" error if a model needs it, and succeeds if none does.
+    """
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a broken module must not break models that do not need it
+            print(f"[alibi worker] warning: importing {name} failed: {exc!r}", file=sys.stderr)
 
 
 def _custom_objects() -> dict:
@@ -89,14 +92,14 @@ def _load(tmpdir: Path, name: str):
 
 
 def main(tmpdir: Path) -> None:
-    from cgp_lib.alibi_reference import _decode
+    from cgp_lib.reference.runner import _decode
 
     counter = _silence_alibi()
-    _register_custom_objects()
+    spec = json.loads((tmpdir / "inputs.json").read_text())
+    _register_custom_objects(spec.get("layer_modules", ()))
     import alibi
     from alibi.explainers import CounterfactualProto
 
-    spec = json.loads((tmpdir / "inputs.json").read_text())
     with np.load(tmpdir / "inputs.npz") as f:
         arrays = {k: f[k] for k in f.files}
     X = arrays["X"]
@@ -189,7 +192,7 @@ def serve() -> None:
     """
     import traceback
 
-    from cgp_lib.alibi_reference import _STATUS
+    from cgp_lib.reference.runner import _STATUS
 
     for line in sys.stdin:
         job = Path(line.strip())
@@ -212,4 +215,4 @@ if __name__ == "__main__":
     elif len(sys.argv) == 2:
         main(Path(sys.argv[1]))
     else:
-        sys.exit("usage: python -m cgp_lib._alibi_worker TMPDIR | --serve")
+        sys.exit("usage: python -m cgp_lib.reference._worker TMPDIR | --serve")

@@ -16,7 +16,6 @@ and returns a *compiled* model. Autoencoder builders return ``(ae, enc, dec)`` w
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -27,6 +26,8 @@ from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
+
+from . import cache
 
 __all__ = [
     "NearestUpsampling2D",
@@ -44,7 +45,7 @@ __all__ = [
     "CACHE_DIR_ENV",
 ]
 
-CACHE_DIR_ENV = "CGP_CACHE_DIR"
+CACHE_DIR_ENV = cache.CACHE_DIR_ENV  # where train_cached keeps weights: $CGP_CACHE_DIR/models
 
 layers = tf.keras.layers
 
@@ -72,7 +73,7 @@ class NearestUpsampling2D(layers.Layer):
 
     Registered as ``cgp_lib>NearestUpsampling2D`` (and, for the legacy HDF5 format, under
     its bare name): models containing it load with ``tf.keras.models.load_model`` once
-    ``cgp_lib.models`` has been imported, in the ``.keras`` and ``.h5`` formats.
+    ``cgp_lib.repro.models`` has been imported, in the ``.keras`` and ``.h5`` formats.
     """
 
     def __init__(self, size: int | tuple[int, int] = 2, **kwargs: Any) -> None:
@@ -425,13 +426,6 @@ def _canonical_architecture(model: tf.keras.Model) -> Any:
     return rename(config)
 
 
-def _array_digest(array: Any) -> str:
-    array = np.ascontiguousarray(np.asarray(array))
-    digest = hashlib.sha256()
-    digest.update(f"{array.dtype.str}{array.shape}".encode())
-    digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()
-
 
 def _loss_name(model: tf.keras.Model) -> Any:
     """The loss's name, with its configuration when it is a Loss object (e.g. label smoothing)."""
@@ -458,8 +452,8 @@ def _key_inputs(model: tf.keras.Model, x: Any, y: Any, epochs: int, batch_size: 
                 seed: int) -> dict[str, Any]:
     return {
         "architecture": _canonical_architecture(model),
-        "x_sha256": _array_digest(x),
-        "y_sha256": _array_digest(y),
+        "x_sha256": cache.array_digest(x),
+        "y_sha256": cache.array_digest(y),
         "epochs": int(epochs),
         "batch_size": int(batch_size),
         "seed": int(seed),
@@ -470,7 +464,7 @@ def _key_inputs(model: tf.keras.Model, x: Any, y: Any, epochs: int, batch_size: 
 
 def _key_of(inputs: dict[str, Any]) -> str:
     text = json.dumps(inputs, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return cache.text_digest(text)
 
 
 def training_cache_key(model: tf.keras.Model, x: Any, y: Any, *, epochs: int,
@@ -483,20 +477,6 @@ def training_cache_key(model: tf.keras.Model, x: Any, y: Any, *, epochs: int,
     hardware-dependent ``jit_compile`` flag) and the loss name.
     """
     return _key_of(_key_inputs(model, x, y, epochs, batch_size, seed))
-
-
-def _default_cache_dir() -> Path:
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "cgp_lib" / "models"
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
-    partial = path.with_name(path.name + f".{os.getpid()}.part")
-    with open(partial, mode) as handle:
-        write(handle)
-    os.replace(partial, path)
 
 
 def train_cached(
@@ -523,12 +503,12 @@ def train_cached(
 
     Weights are stored as ``<cache_dir>/<name>-<key[:16]>.weights.npz`` with a JSON
     sidecar (``.json``) holding the key, its inputs (except the architecture), and the
-    training history. ``cache_dir`` defaults to ``$CGP_CACHE_DIR``, else
-    ``~/.cache/cgp_lib/models``; ``name`` defaults to ``model.name`` and only labels the
-    files. The key is :func:`training_cache_key`; ``validation_data`` and ``verbose`` do
-    not enter it (they do not change the weights). On a hit the model is rebuilt and the
-    weights loaded into it, which updates every part since they share layers; the
-    optimizer state is not restored.
+    training history. ``cache_dir`` defaults to ``$CGP_CACHE_DIR/models``, else
+    ``~/.cache/cgp_lib/models`` (:func:`cgp_lib.repro.cache.cache_dir`); ``name`` defaults to
+    ``model.name`` and only labels the files. The key is :func:`training_cache_key`;
+    ``validation_data`` and ``verbose`` do not enter it (they do not change the weights). On a
+    hit the model is rebuilt and the weights loaded into it, which updates every part since
+    they share layers; the optimizer state is not restored.
     """
     tf.keras.utils.set_random_seed(int(seed))
     built = build(seed=seed)
@@ -542,7 +522,7 @@ def train_cached(
 
     inputs = _key_inputs(model, x, y, epochs, batch_size, seed)
     key = _key_of(inputs)
-    directory = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    directory = Path(cache_dir).expanduser() if cache_dir is not None else cache.cache_dir("models")
     # Keras numbers automatic names per process ("sequential_3"): drop the number so that the
     # same model finds its files again.
     label = name or re.sub(r"_\d+$", "", model.name)
@@ -566,7 +546,7 @@ def train_cached(
     history_dict = {k: [float(v) for v in values] for k, values in history.history.items()}
 
     directory.mkdir(parents=True, exist_ok=True)
-    _atomic_write(weights_path, lambda f: np.savez(f, *model.get_weights()), "wb")
+    cache.atomic_write(weights_path, lambda f: np.savez(f, *model.get_weights()), "wb")
     sidecar = {
         "key": key,
         "name": label,
@@ -577,7 +557,7 @@ def train_cached(
         "train_seconds": seconds,
         "tensorflow": tf.__version__,
     }
-    _atomic_write(sidecar_path,
+    cache.atomic_write(sidecar_path,
                   lambda f: f.write(json.dumps(sidecar, indent=2, sort_keys=True, default=str)),
                   "w")
     return Trained(model, parts, False, history_dict, key, weights_path)
