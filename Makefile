@@ -13,7 +13,7 @@ export CGP_DATA_DIR ?= $(abspath ../shared/data)
 export CGP_CACHE_DIR ?= $(abspath .cache)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: venv test book bench clean chromium
+.PHONY: venv test lint book book-build bench clean chromium
 
 venv: $(STAMP)
 
@@ -24,20 +24,26 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# The library's tests, every notebook under the quick profile with nbval (papermill injects
-# the parameters into fresh copies in notebooks/_prepared), then the book under the quick
-# profile, checked in headless Chromium.
-test: $(STAMP)
-	rm -rf notebooks/_prepared
+# The library's tests, then every notebook under the quick profile with nbval (papermill injects
+# the parameters into fresh copies in notebooks/_prepared). nbval's execution is kept
+# (notebooks/conftest.py writes it to notebooks/_executed), and the book is built from it: each
+# notebook runs once.
+test: $(STAMP) chromium
+	rm -rf notebooks/_prepared notebooks/_executed
 	$(PY) notebooks/execute.py --profile quick --prepare-only --out notebooks/_prepared
-	$(PY) -m pytest -q tests notebooks/_prepared --ignore=tests/book --nbval-lax --nbval-current-env
-	$(MAKE) book PROFILE=quick
+	CGP_NBVAL_SAVE_DIR=notebooks/_executed $(PY) -m pytest -q tests notebooks/_prepared --ignore=tests/book \
+		--nbval-lax --nbval-current-env
+	$(MAKE) book-build
 
-# Execute the notebooks with papermill under PROFILE (quick or full), build the book from the
-# executed copies with execution off (any warning fails the build), then open the pages in
-# headless Chromium (tests/book; screenshots in _build/screenshots).
+# Execute the notebooks with papermill under PROFILE (quick or full), then build the book.
 book: $(STAMP) chromium
 	$(PY) notebooks/execute.py --profile $(PROFILE)
+	$(MAKE) book-build
+
+# Build the book from the executed copies in notebooks/_executed with execution off (any warning
+# fails the build), then open the pages in headless Chromium (tests/book; screenshots in
+# _build/screenshots).
+book-build: $(STAMP) chromium
 	rm -rf _build/html
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) -m pytest -q tests/book

@@ -13,6 +13,7 @@ Measured in one run on this machine, so ratios are like for like:
 Every figure is a median over repeats; nothing here is asserted. Results are also written
 to bench/results/latest.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,11 +33,19 @@ from cgp_lib.reference.runner import keep_worker, run_alibi_cfproto  # noqa: E40
 from cgp_lib.repro import datasets, experiments, paper, trained  # noqa: E402
 
 # Eq. 15 with the settings of appendix B (c = 1, gamma = 100, theta = 200 for C and E, 100 for D and F).
-MNIST_LOSSES = {name: experiments.loss_kwargs(name, gamma=paper.MNIST["gamma"], c=paper.MNIST["c_init"],
-                                              theta=paper.MNIST["theta"].get(name, 0.0)) for name in "ABCDEF"}
+MNIST_LOSSES = {
+    name: experiments.loss_kwargs(
+        name, gamma=paper.MNIST["gamma"], c=paper.MNIST["c_init"], theta=paper.MNIST["theta"].get(name, 0.0)
+    )
+    for name in "ABCDEF"
+}
 # Eq. 16 (no L_AE; C without L_pred) with theta = 100, the Breast Cancer chapter's choice (the paper gives none).
-BREAST_CANCER_LOSSES = {name: experiments.loss_kwargs(name, theta=100.0, c=paper.BREAST_CANCER["c_init"],
-                                                      losses=experiments.BREAST_CANCER_LOSSES) for name in "ABC"}
+BREAST_CANCER_LOSSES = {
+    name: experiments.loss_kwargs(
+        name, theta=100.0, c=paper.BREAST_CANCER["c_init"], losses=experiments.BREAST_CANCER_LOSSES
+    )
+    for name in "ABC"
+}
 # kappa and beta: the same in both experiments (appendices A and B).
 assert (paper.MNIST["beta"], paper.MNIST["kappa"]) == (paper.BREAST_CANCER["beta"], paper.BREAST_CANCER["kappa"])
 BETA, KAPPA = paper.MNIST["beta"], paper.MNIST["kappa"]
@@ -50,11 +59,22 @@ def models_for(loss: dict, ae, enc):
     return (ae if loss.get("gamma") else None), (enc if loss.get("theta") else None)
 
 
-def make_explainer(predict, shape, loss, steps, fit_data, ae=None, enc=None, use_kdtree=False,
-                   feature_range=(-0.5, 0.5)):
-    explainer = CounterfactualProto(predict, shape, beta=BETA, kappa=KAPPA, feature_range=feature_range,
-                                    ae_model=ae, enc_model=enc, use_kdtree=use_kdtree,
-                                    max_iterations=steps, c_steps=1, **loss)
+def make_explainer(
+    predict, shape, loss, steps, fit_data, ae=None, enc=None, use_kdtree=False, feature_range=(-0.5, 0.5)
+):
+    explainer = CounterfactualProto(
+        predict,
+        shape,
+        beta=BETA,
+        kappa=KAPPA,
+        feature_range=feature_range,
+        ae_model=ae,
+        enc_model=enc,
+        use_kdtree=use_kdtree,
+        max_iterations=steps,
+        c_steps=1,
+        **loss,
+    )
     return explainer.fit(fit_data)
 
 
@@ -77,18 +97,46 @@ def cgp_rate_batch1(predict, shape, loss, X, steps, fit_data, k=None, **kw):
     times = []
     for i in range(len(X)):
         start = time.perf_counter()
-        explainer.explain(X[i:i + 1], k=k)
+        explainer.explain(X[i : i + 1], k=k)
         times.append(time.perf_counter() - start)
     return steps / median(times)
 
 
-def alibi_rate(predict, shape, loss, X, steps, fit_data, ae=None, enc=None, use_kdtree=False, k=None,
-               black_box=False, feature_range=(-0.5, 0.5)):
-    init = dict(beta=BETA, kappa=KAPPA, feature_range=feature_range, use_kdtree=use_kdtree,
-                max_iterations=steps, c_steps=1, **loss)
-    result = run_alibi_cfproto(X, predict_model=predict, shape=shape, ae_model=ae, enc_model=enc,
-                               black_box=black_box, fit_data=fit_data, init_kwargs=init,
-                               explain_kwargs=dict(k=k), timeout=3600)
+def alibi_rate(
+    predict,
+    shape,
+    loss,
+    X,
+    steps,
+    fit_data,
+    ae=None,
+    enc=None,
+    use_kdtree=False,
+    k=None,
+    black_box=False,
+    feature_range=(-0.5, 0.5),
+):
+    init = dict(
+        beta=BETA,
+        kappa=KAPPA,
+        feature_range=feature_range,
+        use_kdtree=use_kdtree,
+        max_iterations=steps,
+        c_steps=1,
+        **loss,
+    )
+    result = run_alibi_cfproto(
+        X,
+        predict_model=predict,
+        shape=shape,
+        ae_model=ae,
+        enc_model=enc,
+        black_box=black_box,
+        fit_data=fit_data,
+        init_kwargs=init,
+        explain_kwargs=dict(k=k),
+        timeout=3600,
+    )
     return steps / median(result.time_s[1:] if len(X) > 1 else result.time_s)
 
 
@@ -126,8 +174,16 @@ def step_breakdown(m, X, batch):
             out = tf.reduce_sum(tf.square(m.dec(z, training=False) - x)) + tf.reduce_sum(tf.square(z))
         return tape.gradient(out, x)
 
-    explainer = CounterfactualProto(m.cnn, (1, 28, 28, 1), feature_range=(-0.5, 0.5), ae_model=m.ae,
-                                    enc_model=m.enc, max_iterations=50, c_steps=1, **MNIST_LOSSES["D"])
+    explainer = CounterfactualProto(
+        m.cnn,
+        (1, 28, 28, 1),
+        feature_range=(-0.5, 0.5),
+        ae_model=m.ae,
+        enc_model=m.enc,
+        max_iterations=50,
+        c_steps=1,
+        **MNIST_LOSSES["D"],
+    )
     explainer.fit(X[:2000])
     whole = time_fn(lambda: explainer.explain(X[:batch], k=paper.MNIST["k"]), repeats=3) / 50
     rows = {
@@ -150,14 +206,18 @@ def main():
     args = parser.parse_args()
     keep_worker()  # one alibi process for all measurements (its timings exclude start-up anyway)
 
-    report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "tensorflow": tf.__version__}, "mnist": {}, "breast_cancer": {}, "black_box": {}}
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__},
+        "mnist": {},
+        "breast_cancer": {},
+        "black_box": {},
+    }
     (x_train, _), (x_test, y_test) = datasets.load_mnist()
     m = trained.mnist_models()
     fit_data = x_train[:5000]
     one_per_class = x_test[[int(np.flatnonzero(y_test == c)[0]) for c in range(10)]]
-    X1 = one_per_class[:args.instances]
-    Xb = x_test[:args.batch]
+    X1 = one_per_class[: args.instances]
+    Xb = x_test[: args.batch]
     big_steps = 50
 
     print(f"# cgp_lib vs alibi 0.9.6: image-steps per second ({os.cpu_count()} CPUs, TF {tf.__version__})\n")
@@ -178,33 +238,40 @@ def main():
     fr = (bx_train.min(axis=0), bx_train.max(axis=0))
     fr = (np.minimum(fr[0], bx_test.min(axis=0)), np.maximum(fr[1], bx_test.max(axis=0)))
     Xbc_big = np.resize(bx_test, (args.batch, bx_test.shape[1]))
-    print("\n| Breast Cancer loss | alibi b=1 | cgp_lib b=1 | cgp_lib b=%d | b=1 ratio | b=%d ratio |"
-          % (args.batch, args.batch))
+    print(
+        "\n| Breast Cancer loss | alibi b=1 | cgp_lib b=1 | cgp_lib b=%d | b=1 ratio | b=%d ratio |"
+        % (args.batch, args.batch)
+    )
     print("|---|---|---|---|---|---|")
     for name, loss in BREAST_CANCER_LOSSES.items():
-        kw = dict(ae=bc_ae if loss.get("gamma") else None, use_kdtree=bool(loss.get("theta")),
-                  feature_range=fr)
-        a1 = alibi_rate(mlp, (30,), loss, bx_test[:args.instances], 1000, bx_train, **kw)
-        c1 = cgp_rate_batch1(mlp, (1, 30), loss, bx_test[:args.instances], 1000, bx_train, **kw)
+        kw = dict(ae=bc_ae if loss.get("gamma") else None, use_kdtree=bool(loss.get("theta")), feature_range=fr)
+        a1 = alibi_rate(mlp, (30,), loss, bx_test[: args.instances], 1000, bx_train, **kw)
+        c1 = cgp_rate_batch1(mlp, (1, 30), loss, bx_test[: args.instances], 1000, bx_train, **kw)
         cb = cgp_rate(mlp, (1, 30), loss, Xbc_big, 200, bx_train, repeats=2, **kw)
         report["breast_cancer"][name] = dict(alibi_b1=a1, cgp_b1=c1, cgp_batch=cb)
         print(f"| {name} | {a1:.0f} | {c1:.0f} | {cb:.0f} | {c1 / a1:.1f}x | {cb / a1:.1f}x |", flush=True)
 
-    print("\n| Black box (MNIST), seconds per 100 steps | alibi b=1 | cgp_lib b=1 | cgp_lib b=10, per instance |"
-          " paper (alibi, i7 laptop) |")
+    print(
+        "\n| Black box (MNIST), seconds per 100 steps | alibi b=1 | cgp_lib b=1 | cgp_lib b=10, per instance |"
+        " paper (alibi, i7 laptop) |"
+    )
     print("|---|---|---|---|---|")
     black_box_predict = experiments.black_box_predict(m.cnn)
     table3 = paper.table3()
-    for name, loss, steps in (("A'", MNIST_LOSSES["A"], 20), ("E", MNIST_LOSSES["E"], 100),
-                              ("F", MNIST_LOSSES["F"], 100)):
+    for name, loss, steps in (
+        ("A'", MNIST_LOSSES["A"], 20),
+        ("E", MNIST_LOSSES["E"], 100),
+        ("F", MNIST_LOSSES["F"], 100),
+    ):
         ae, enc = models_for(loss, m.ae, m.enc)
         kw = dict(ae=ae, enc=enc, k=paper.MNIST["k"] if enc is not None else None)
         # alibi skips the numerical gradient at step 0, so time from enough steps to matter
         a1 = alibi_rate(m.cnn, (28, 28, 1), loss, X1[:2], steps, fit_data, black_box=True, **kw)
         c1 = cgp_rate_batch1(black_box_predict, (1, 28, 28, 1), loss, X1[:2], steps, fit_data, **kw)
         cb = cgp_rate(black_box_predict, (1, 28, 28, 1), loss, one_per_class, steps, fit_data, repeats=1, **kw)
-        report["black_box"][name] = dict(alibi_b1_s_per_100=100 / a1, cgp_b1_s_per_100=100 / c1,
-                                         cgp_b10_s_per_100_per_instance=100 / cb)
+        report["black_box"][name] = dict(
+            alibi_b1_s_per_100=100 / a1, cgp_b1_s_per_100=100 / c1, cgp_b10_s_per_100_per_instance=100 / cb
+        )
         reported = paper.reported_text(table3, name, "seconds", 2)
         print(f"| {name} | {100 / a1:.2f} | {100 / c1:.2f} | {100 / cb:.2f} | {reported} |", flush=True)
 

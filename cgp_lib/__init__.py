@@ -3,6 +3,7 @@
 A from-scratch TensorFlow 2 implementation that explains a batch of instances at once.
 The main entry point is :class:`cgp_lib.explainer.CounterfactualProto`.
 """
+
 from importlib import import_module
 
 __version__ = "0.1.0"

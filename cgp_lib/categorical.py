@@ -25,6 +25,7 @@ Everything here mirrors alibi 0.9.6's ``alibi.utils.distance`` (``mvdm``, ``abdm
 the cross-check can compare the two value by value; the places where alibi's behaviour is
 surprising are mirrored too and named in the docstrings.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -69,7 +70,7 @@ def ohe_to_ord(X: np.ndarray, cat_vars: dict[int, int]) -> tuple[np.ndarray, dic
     columns, c = [], 0
     while c < X.shape[1]:
         if c in cat_vars:
-            columns.append(np.argmax(X[:, c:c + cat_vars[c]], axis=1).astype(X.dtype))
+            columns.append(np.argmax(X[:, c : c + cat_vars[c]], axis=1).astype(X.dtype))
             c += cat_vars[c]
         else:
             columns.append(X[:, c])
@@ -90,7 +91,7 @@ def ord_to_ohe(X_ord: np.ndarray, cat_vars_ord: dict[int, int]) -> tuple[np.ndar
             cat_vars_ohe[k] = n_cat
             k += n_cat
         else:
-            blocks.append(X_ord[:, c:c + 1].astype(np.float32))
+            blocks.append(X_ord[:, c : c + 1].astype(np.float32))
             k += 1
     return np.concatenate(blocks, axis=1), cat_vars_ohe
 
@@ -116,11 +117,12 @@ def _conditional(X: np.ndarray, given: int, n_given: int, of: int, n_of: int) ->
     return table / (table.sum(axis=0, keepdims=True) + _EPS)
 
 
-def mvdm(X_ord: np.ndarray, labels: np.ndarray, cat_vars_ord: dict[int, int], n_labels: int | None = None,
-         alpha: float = 1.0) -> dict[int, np.ndarray]:
+def mvdm(
+    X_ord: np.ndarray, labels: np.ndarray, cat_vars_ord: dict[int, int], n_labels: int | None = None, alpha: float = 1.0
+) -> dict[int, np.ndarray]:
     """Modified Value Difference Metric (paper eq. 17; Cost & Salzberg 1993).
 
-    d(i, j) = Σ_y |P(y | x = i) − P(y | x = j)|^α, where y is the model's predicted class on the
+    ``d(i, j) = Σ_y |P(y | x = i) − P(y | x = j)|^α``, where y is the model's predicted class on the
     training data. Categories the model treats alike are close. ``n_labels`` defaults to the
     number of distinct labels, as in alibi. Returns {column: (n, n) distance matrix}.
     """
@@ -174,8 +176,16 @@ def mds_positions(distances: np.ndarray, n_components: int = 2, random_state: in
         raise ValueError(f"distances: expected a square matrix of at least 2 categories, got {distances.shape}")
     if not np.allclose(distances, distances.T) or np.any(distances < 0):
         raise ValueError("distances: expected a symmetric matrix of non-negative distances")
-    mds = MDS(n_components=n_components, metric_mds=True, metric="precomputed", init="random", n_init=4,
-              max_iter=5000, eps=1e-9, random_state=random_state)
+    mds = MDS(
+        n_components=n_components,
+        metric_mds=True,
+        metric="precomputed",
+        init="random",
+        n_init=4,
+        max_iter=5000,
+        eps=1e-9,
+        random_state=random_state,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return mds.fit(distances).embedding_
@@ -187,8 +197,13 @@ def origin_distances(positions: np.ndarray) -> np.ndarray:
     return np.linalg.norm(positions - positions[origin], axis=1)
 
 
-def scale_embeddings(raw: dict[int, np.ndarray], lower: np.ndarray, upper: np.ndarray,
-                     standardize_cat_vars: bool = False, center: bool = True) -> dict[int, np.ndarray]:
+def scale_embeddings(
+    raw: dict[int, np.ndarray],
+    lower: np.ndarray,
+    upper: np.ndarray,
+    standardize_cat_vars: bool = False,
+    center: bool = True,
+) -> dict[int, np.ndarray]:
     """Scale the raw numbers of every variable into the search space (alibi's ``multidim_scaling``).
 
     Standardised (``standardize_cat_vars``): per variable, (v − mean) / std. Otherwise min-max
@@ -220,10 +235,20 @@ def frequency_embedding(X_ord: np.ndarray, col: int, n_cat: int) -> np.ndarray:
     return counts / counts.sum()
 
 
-def embed_categories(X_ord: np.ndarray, labels: np.ndarray, cat_vars_ord: dict[int, int], lower: np.ndarray,
-                     upper: np.ndarray, d_type: str = "abdm", w: float | None = None, disc_perc=(25, 50, 75),
-                     standardize_cat_vars: bool = False, smooth: float = 1.0, center: bool = True,
-                     n_labels: int | None = None) -> tuple[dict[int, np.ndarray], dict]:
+def embed_categories(
+    X_ord: np.ndarray,
+    labels: np.ndarray,
+    cat_vars_ord: dict[int, int],
+    lower: np.ndarray,
+    upper: np.ndarray,
+    d_type: str = "abdm",
+    w: float | None = None,
+    disc_perc=(25, 50, 75),
+    standardize_cat_vars: bool = False,
+    smooth: float = 1.0,
+    center: bool = True,
+    n_labels: int | None = None,
+) -> tuple[dict[int, np.ndarray], dict]:
     """Steps 1-3: one number per category of every variable (alibi's ``fit`` for categorical data).
 
     ``lower``, ``upper``: the bounds of the ordinal columns (only used by min-max scaling).
@@ -254,7 +279,7 @@ def embed_categories(X_ord: np.ndarray, labels: np.ndarray, cat_vars_ord: dict[i
         return abdm(X_bin, cat_vars_ord, bins)
 
     def embed(d_pair):
-        positions = {c: mds_positions(d ** smooth) for c, d in d_pair.items()}
+        positions = {c: mds_positions(d**smooth) for c, d in d_pair.items()}
         raw = {c: origin_distances(p) for c, p in positions.items()}
         return positions, raw
 
@@ -303,8 +328,9 @@ class CategoricalMap:
         self.cat_vars_ord = ordinal_cat_vars(self.cat_vars, self.n_columns, self.ohe)
         self.n_search = ordinal_width(self.cat_vars, self.n_columns, self.ohe)
         if set(self.embedding) != set(self.cat_vars_ord):
-            raise ValueError(f"embedding: expected the ordinal columns {sorted(self.cat_vars_ord)}, "
-                             f"got {sorted(self.embedding)}")
+            raise ValueError(
+                f"embedding: expected the ordinal columns {sorted(self.cat_vars_ord)}, got {sorted(self.embedding)}"
+            )
         for c, n_cat in self.cat_vars_ord.items():
             values = np.asarray(self.embedding[c], dtype=np.float64)
             if values.shape != (n_cat,) or not np.all(np.isfinite(values)):
@@ -352,7 +378,7 @@ class CategoricalMap:
             m = max(self.cat_vars_ord.values())
             table = np.full((len(cols), m), np.inf, np.float32)
             for i, c in enumerate(cols):
-                table[i, :self.cat_vars_ord[c]] = self.embedding[c]
+                table[i, : self.cat_vars_ord[c]] = self.embedding[c]
             # G[j, k] = 1 when model column k belongs to search column j: the straight-through
             # gradient of a search value is the sum of the gradients of its model columns.
             G = np.zeros((self.n_search, self.n_columns), np.float32)
@@ -360,7 +386,7 @@ class CategoricalMap:
             k = 0
             while k < self.n_columns:
                 width = self.cat_vars.get(k, 1) if self.ohe else 1
-                G[j, k:k + width] = 1.0
+                G[j, k : k + width] = 1.0
                 j, k = j + 1, k + width
             numeric = np.ones(self.n_search, np.float32)
             numeric[cols] = 0.0
@@ -408,9 +434,16 @@ class CategoricalMap:
         return lower, upper
 
 
-def fit_categorical_map(X: np.ndarray, labels: np.ndarray, cat_vars: dict[int, int], ohe: bool,
-                        lower: np.ndarray, upper: np.ndarray, n_labels: int | None = None,
-                        **embed_kwargs) -> CategoricalMap:
+def fit_categorical_map(
+    X: np.ndarray,
+    labels: np.ndarray,
+    cat_vars: dict[int, int],
+    ohe: bool,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    n_labels: int | None = None,
+    **embed_kwargs,
+) -> CategoricalMap:
     """Steps 1-3 on training data ``X`` (model input layout) labelled with the model's
     predictions; ``lower``, ``upper``: bounds of the search space. Keywords go to
     :func:`embed_categories` (``d_type``, ``w``, ``disc_perc``, ``standardize_cat_vars``,
@@ -420,6 +453,5 @@ def fit_categorical_map(X: np.ndarray, labels: np.ndarray, cat_vars: dict[int, i
     check_categorical_data(X, cat_vars, ohe)
     X_ord = ohe_to_ord(X, cat_vars)[0] if ohe else X
     cat_vars_ord = ordinal_cat_vars(cat_vars, X.shape[1], ohe)
-    embedding, details = embed_categories(X_ord, labels, cat_vars_ord, lower, upper, n_labels=n_labels,
-                                          **embed_kwargs)
+    embedding, details = embed_categories(X_ord, labels, cat_vars_ord, lower, upper, n_labels=n_labels, **embed_kwargs)
     return CategoricalMap(cat_vars, ohe, X.shape[1], embedding, details)

@@ -24,6 +24,7 @@ alibi), at its first counterfactual (``"first"``), or at the end of the first c 
 found one (``"satisfactory"``: the paper's "satisfactory counterfactual" of section 4.1, the
 optimal counterfactual of section 3.6 for the first value of c for which one exists).
 """
+
 from __future__ import annotations
 
 import time
@@ -101,13 +102,21 @@ class CounterfactualResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per instance with the scalar fields (no arrays)."""
-        return pd.DataFrame({
-            "found": self.found, "orig_class": self.orig_class, "cf_class": self.cf_class,
-            "proto_class": self.proto_class, "distance": self.distance,
-            "steps_to_first": self.steps_to_first, "steps_to_best": self.steps_to_best,
-            "c": self.c, "time_to_first_s": self.time_to_first_s, "time_to_best_s": self.time_to_best_s,
-            "wall_time_s": self.wall_time_s,
-        })
+        return pd.DataFrame(
+            {
+                "found": self.found,
+                "orig_class": self.orig_class,
+                "cf_class": self.cf_class,
+                "proto_class": self.proto_class,
+                "distance": self.distance,
+                "steps_to_first": self.steps_to_first,
+                "steps_to_best": self.steps_to_best,
+                "c": self.c,
+                "time_to_first_s": self.time_to_first_s,
+                "time_to_best_s": self.time_to_best_s,
+                "wall_time_s": self.wall_time_s,
+            }
+        )
 
 
 def is_counterfactual(proba, orig_onehot, allowed, kappa):
@@ -159,10 +168,15 @@ def track_best(best: SearchRecord, x, proba, distance, valid, step) -> SearchRec
     first = valid & (best.first_step < 0)
     shape = (-1,) + (1,) * (len(x.shape) - 1)
     return SearchRecord(
-        tf.where(better, distance, best.distance), tf.where(tf.reshape(better, shape), x, best.x),
-        tf.where(better[:, None], proba, best.proba), tf.where(better, step, best.step),
-        tf.where(first, step, best.first_step), tf.where(tf.reshape(first, shape), x, best.first_x),
-        tf.where(first[:, None], proba, best.first_proba), tf.where(first, distance, best.first_distance))
+        tf.where(better, distance, best.distance),
+        tf.where(tf.reshape(better, shape), x, best.x),
+        tf.where(better[:, None], proba, best.proba),
+        tf.where(better, step, best.step),
+        tf.where(first, step, best.first_step),
+        tf.where(tf.reshape(first, shape), x, best.first_x),
+        tf.where(first[:, None], proba, best.first_proba),
+        tf.where(first, distance, best.first_distance),
+    )
 
 
 def numpy_record(record: SearchRecord) -> dict:
@@ -193,7 +207,7 @@ class CounterfactualProto:
 
     predict
         A ``tf.keras.Model`` returning class probabilities (gradients by automatic
-        differentiation) or any function from an (N, *shape) array to an (N, classes)
+        differentiation) or any function from an ``(N, *shape)`` array to an ``(N, classes)``
         array of probabilities (a black box: gradients of L_pred by central differences,
         eq. 11-12).
     shape
@@ -242,12 +256,32 @@ class CounterfactualProto:
         zero, so they keep the instance's value.
     """
 
-    def __init__(self, predict, shape, kappa=0., beta=.1, feature_range=(-1e10, 1e10), gamma=0.,
-                 ae_model=None, enc_model=None, theta=0., use_kdtree=False, learning_rate_init=1e-2,
-                 max_iterations=1000, c_init=10., c_steps=10, eps=(1e-3, 1e-3), clip=(-1000., 1000.),
-                 update_num_grad=1, prototypes: PrototypeStrategy | None = None,
-                 proba_perturbation="coordinate", max_predict_rows=16384, cat_vars=None, ohe=False,
-                 immutable=None):
+    def __init__(
+        self,
+        predict,
+        shape,
+        kappa=0.0,
+        beta=0.1,
+        feature_range=(-1e10, 1e10),
+        gamma=0.0,
+        ae_model=None,
+        enc_model=None,
+        theta=0.0,
+        use_kdtree=False,
+        learning_rate_init=1e-2,
+        max_iterations=1000,
+        c_init=10.0,
+        c_steps=10,
+        eps=(1e-3, 1e-3),
+        clip=(-1000.0, 1000.0),
+        update_num_grad=1,
+        prototypes: PrototypeStrategy | None = None,
+        proba_perturbation="coordinate",
+        max_predict_rows=16384,
+        cat_vars=None,
+        ohe=False,
+        immutable=None,
+    ):
         if not callable(predict):
             raise TypeError("predict: expected a tf.keras.Model or a function returning probabilities")
         try:
@@ -256,8 +290,7 @@ class CounterfactualProto:
             raise TypeError(f"shape: expected a tuple of ints like (1, 28, 28, 1), got {shape!r}") from None
         if len(shape) < 2 or any(s < 1 for s in shape):
             raise ValueError(f"shape: expected (batch size, *instance shape) with positive entries, got {shape}")
-        for name, value in (("kappa", kappa), ("beta", beta), ("gamma", gamma), ("theta", theta),
-                            ("c_init", c_init)):
+        for name, value in (("kappa", kappa), ("beta", beta), ("gamma", gamma), ("theta", theta), ("c_init", c_init)):
             check_number(value, name, minimum=0)
         check_number(learning_rate_init, "learning_rate_init", minimum=0, strict=True)
         check_number(max_iterations, "max_iterations", minimum=1, integer=True)
@@ -289,15 +322,18 @@ class CounterfactualProto:
         search_shape = shape[1:]
         if cat_vars:
             if len(shape) != 2:
-                raise ValueError(f"cat_vars: categorical variables need tabular instances, shape (1, columns); "
-                                 f"got shape {shape}")
+                raise ValueError(
+                    f"cat_vars: categorical variables need tabular instances, shape (1, columns); got shape {shape}"
+                )
             self.cat_vars = check_cat_vars(cat_vars, shape[1], ohe)
             search_shape = (categorical.ordinal_width(self.cat_vars, shape[1], ohe),)
             if ae_model is not None or gamma > 0:
                 raise ValueError("ae_model: L_AE is not supported with cat_vars; set gamma=0 and ae_model=None")
             if prototypes is not None and not isinstance(prototypes, KDTreePrototypes):
-                raise ValueError("enc_model: with cat_vars only k-d tree prototypes are supported "
-                                 "(use_kdtree=True), built in the search space")
+                raise ValueError(
+                    "enc_model: with cat_vars only k-d tree prototypes are supported "
+                    "(use_kdtree=True), built in the search space"
+                )
         elif ohe:
             raise ValueError("ohe: one-hot encoding needs cat_vars")
         self.search_shape = search_shape
@@ -320,12 +356,18 @@ class CounterfactualProto:
         self.max_predict_rows = int(max_predict_rows)
         # The encoder pass is shared by L_AE and L_proto when the autoencoder is encoder + decoder.
         self._decoder = None
-        if (ae_model is not None and enc_model is not None and isinstance(prototypes, EncoderPrototypes)
-                and prototypes.enc_model is enc_model and len(ae_model.layers) == 2
-                and ae_model.layers[0] is enc_model):
+        if (
+            ae_model is not None
+            and enc_model is not None
+            and isinstance(prototypes, EncoderPrototypes)
+            and prototypes.enc_model is enc_model
+            and len(ae_model.layers) == 2
+            and ae_model.layers[0] is enc_model
+        ):
             self._decoder = ae_model.layers[1]
-        self.n_classes = check_probabilities(self._predict_numpy(np.zeros((1,) + self.instance_shape,
-                                                                          np.float32)), 1).shape[1]
+        self.n_classes = check_probabilities(
+            self._predict_numpy(np.zeros((1,) + self.instance_shape, np.float32)), 1
+        ).shape[1]
         self.fitted = False
         self.last_predict_calls = 0
         self._black_box_error = None
@@ -380,8 +422,10 @@ class CounterfactualProto:
     # ------------------------------------------------------------------ prediction
     def _predict_numpy(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         if self.is_keras:
-            out = [self.predict(tf.constant(X[i:i + batch_size]), training=False).numpy()
-                   for i in range(0, len(X), batch_size)]
+            out = [
+                self.predict(tf.constant(X[i : i + batch_size]), training=False).numpy()
+                for i in range(0, len(X), batch_size)
+            ]
             return np.concatenate(out, axis=0)
         return np.asarray(self.predict(X))
 
@@ -399,7 +443,7 @@ class CounterfactualProto:
             out = []
             for i in range(0, len(x), self.max_predict_rows):
                 self.last_predict_calls += 1
-                out.append(np.asarray(self._search_predict(x[i:i + self.max_predict_rows])))
+                out.append(np.asarray(self._search_predict(x[i : i + self.max_predict_rows])))
             return check_probabilities(np.concatenate(out, axis=0), len(x)).astype(np.float32)
         except Exception as error:  # re-raised as is by explain(), not as TensorFlow's wrapper
             self._black_box_error = error
@@ -411,9 +455,18 @@ class CounterfactualProto:
         return check_probabilities(self._predict_numpy(X), len(X))
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, batch_size: int = 4096, d_type: str = "abdm", w: float | None = None,
-            disc_perc=(25, 50, 75), standardize_cat_vars: bool = False, smooth: float = 1.0, center: bool = True,
-            update_feature_range: bool = True) -> "CounterfactualProto":
+    def fit(
+        self,
+        X,
+        batch_size: int = 4096,
+        d_type: str = "abdm",
+        w: float | None = None,
+        disc_perc=(25, 50, 75),
+        standardize_cat_vars: bool = False,
+        smooth: float = 1.0,
+        center: bool = True,
+        update_feature_range: bool = True,
+    ) -> "CounterfactualProto":
         """Label a training sample with the model's predictions and build the class prototypes.
 
         Needed when prototypes are used (θ > 0, an encoder or k-d trees) or with ``cat_vars``;
@@ -434,8 +487,19 @@ class CounterfactualProto:
             check_categorical_data(X, self.cat_vars, self.ohe)
             lower, upper = self._init_bounds
             self.catmap = categorical.fit_categorical_map(
-                X, labels, self.cat_vars, self.ohe, lower[0], upper[0], d_type=d_type, w=w, disc_perc=disc_perc,
-                standardize_cat_vars=standardize_cat_vars, smooth=smooth, center=center)
+                X,
+                labels,
+                self.cat_vars,
+                self.ohe,
+                lower[0],
+                upper[0],
+                d_type=d_type,
+                w=w,
+                disc_perc=disc_perc,
+                standardize_cat_vars=standardize_cat_vars,
+                smooth=smooth,
+                center=center,
+            )
             if update_feature_range:
                 self.lower, self.upper = self.catmap.bounds(lower, upper)
             else:
@@ -445,7 +509,8 @@ class CounterfactualProto:
                         raise ValueError(
                             f"update_feature_range: the numbers of the categories of search column {c} "
                             f"([{values.min():.3g}, {values.max():.3g}]) leave feature_range "
-                            f"[{lower[0, c]:.3g}, {upper[0, c]:.3g}]; pass update_feature_range=True or widen it")
+                            f"[{lower[0, c]:.3g}, {upper[0, c]:.3g}]; pass update_feature_range=True or widen it"
+                        )
             self.feature_range = (self.lower, self.upper)
             Xs = self.catmap.to_search(X)
             self._compile()
@@ -488,10 +553,14 @@ class CounterfactualProto:
         """Every term of the objective per row at the iterate x (alibi's loss_total), for plots."""
         delta = x - x0
         ae_term, proto_term = self._smooth_terms(x, proto, self.gamma > 0, self.theta > 0)
-        terms = {"pred": c * prediction_loss(proba, onehot, self.kappa), "l1": l1_norm(delta),
-                 "l2": l2_squared(delta), "ae": ae_term, "proto": proto_term}
-        terms["total"] = (terms["pred"] + self.beta * terms["l1"] + terms["l2"] + terms["ae"]
-                          + terms["proto"])
+        terms = {
+            "pred": c * prediction_loss(proba, onehot, self.kappa),
+            "l1": l1_norm(delta),
+            "l2": l2_squared(delta),
+            "ae": ae_term,
+            "proto": proto_term,
+        }
+        terms["total"] = terms["pred"] + self.beta * terms["l1"] + terms["l2"] + terms["ae"] + terms["proto"]
         return tf.stack([terms[t] for t in LOSS_TERMS])
 
     def _update(self, y, x, x0, grad, step, active):
@@ -505,8 +574,24 @@ class CounterfactualProto:
         return tf.where(rows, x_next, x), tf.where(rows, y_next, y)
 
     # ------------------------------------------------------------------ one c step, white box
-    def _white_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, x, y, first, last,
-                          with_pred: bool, stop_at_first: bool, record: bool, record_path: bool):
+    def _white_box_c_step(
+        self,
+        x0,
+        onehot,
+        allowed,
+        c,
+        proto,
+        step_offset,
+        active,
+        x,
+        y,
+        first,
+        last,
+        with_pred: bool,
+        stop_at_first: bool,
+        record: bool,
+        record_path: bool,
+    ):
         """FISTA steps ``first`` to ``last`` − 1 of a c step for every row, in one compiled loop.
 
         The loop starts from the iterates ``x`` (x_k) and ``y`` (y_k) at step k = ``first``
@@ -550,26 +635,55 @@ class CounterfactualProto:
             with_pred, stop_at_first, record, record_path = flags
             rows = (None,) + tuple(self.search_shape)
             scalar = tf.TensorSpec([], tf.int32)
-            signature = [tf.TensorSpec(rows, tf.float32), tf.TensorSpec([None, self.n_classes], tf.float32),
-                         tf.TensorSpec([None, self.n_classes], tf.bool), tf.TensorSpec([None], tf.float32),
-                         tf.TensorSpec((None,) + tuple(proto_shape), tf.float32), scalar,
-                         tf.TensorSpec([None], tf.bool), tf.TensorSpec(rows, tf.float32),
-                         tf.TensorSpec(rows, tf.float32), scalar, scalar]
+            signature = [
+                tf.TensorSpec(rows, tf.float32),
+                tf.TensorSpec([None, self.n_classes], tf.float32),
+                tf.TensorSpec([None, self.n_classes], tf.bool),
+                tf.TensorSpec([None], tf.float32),
+                tf.TensorSpec((None,) + tuple(proto_shape), tf.float32),
+                scalar,
+                tf.TensorSpec([None], tf.bool),
+                tf.TensorSpec(rows, tf.float32),
+                tf.TensorSpec(rows, tf.float32),
+                scalar,
+                scalar,
+            ]
 
             def c_step(x0, onehot, allowed, c, proto, step_offset, active, x, y, first, last):
-                return self._white_box_c_step(x0, onehot, allowed, c, proto, step_offset, active, x, y, first,
-                                              last, with_pred, stop_at_first, record, record_path)
+                return self._white_box_c_step(
+                    x0,
+                    onehot,
+                    allowed,
+                    c,
+                    proto,
+                    step_offset,
+                    active,
+                    x,
+                    y,
+                    first,
+                    last,
+                    with_pred,
+                    stop_at_first,
+                    record,
+                    record_path,
+                )
+
             self._white_box_runs[key] = tf.function(c_step, input_signature=signature)
         return self._white_box_runs[key]
 
     def _empty_numpy_record(self, X: np.ndarray) -> dict:
         """A :class:`SearchRecord` as a dict of numpy arrays, no counterfactual in any row of X."""
         n = len(X)
-        return dict(distance=np.full(n, _NO_DISTANCE, np.float32), x=np.full_like(X, np.nan),
-                    proba=np.full((n, self.n_classes), np.nan, np.float32), step=np.full(n, -1, np.int64),
-                    first_step=np.full(n, -1, np.int64), first_x=np.full_like(X, np.nan),
-                    first_proba=np.full((n, self.n_classes), np.nan, np.float32),
-                    first_distance=np.full(n, _NO_DISTANCE, np.float32))
+        return dict(
+            distance=np.full(n, _NO_DISTANCE, np.float32),
+            x=np.full_like(X, np.nan),
+            proba=np.full((n, self.n_classes), np.nan, np.float32),
+            step=np.full(n, -1, np.int64),
+            first_step=np.full(n, -1, np.int64),
+            first_x=np.full_like(X, np.nan),
+            first_proba=np.full((n, self.n_classes), np.nan, np.float32),
+            first_distance=np.full(n, _NO_DISTANCE, np.float32),
+        )
 
     def _run_c_step(self, X, onehot, allowed, c, proto, offset, active, stop_at_first, record, record_path):
         """Drive one c step through the compiled loop (:meth:`_white_box_c_step`).
@@ -597,10 +711,18 @@ class CounterfactualProto:
                 break
             begin = time.perf_counter()
             part, hist, iterates, x_end, y_end, steps_run = self._white_box_run(flags, proto.shape[1:])(
-                tf.constant(X[rows], tf.float32), tf.constant(onehot[rows], tf.float32), tf.constant(allowed[rows]),
-                tf.constant(c[rows]), tf.constant(proto[rows], tf.float32), tf.constant(offset, tf.int32),
-                tf.constant(active[rows]), tf.constant(x, tf.float32), tf.constant(y, tf.float32),
-                tf.constant(first, tf.int32), tf.constant(last, tf.int32))
+                tf.constant(X[rows], tf.float32),
+                tf.constant(onehot[rows], tf.float32),
+                tf.constant(allowed[rows]),
+                tf.constant(c[rows]),
+                tf.constant(proto[rows], tf.float32),
+                tf.constant(offset, tf.int32),
+                tf.constant(active[rows]),
+                tf.constant(x, tf.float32),
+                tf.constant(y, tf.float32),
+                tf.constant(first, tf.int32),
+                tf.constant(last, tf.int32),
+            )
             part = numpy_record(part)
             steps_run = int(steps_run)
             end = time.perf_counter()
@@ -622,8 +744,7 @@ class CounterfactualProto:
         valid = is_counterfactual(proba, onehot, allowed, self.kappa) & active
         return track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step)
 
-    def _black_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, stop_at_first, record,
-                          record_path):
+    def _black_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, stop_at_first, record, record_path):
         """The same loop as :meth:`_white_box_c_step`, with L_pred's gradient by central differences.
 
         As in alibi, the numerical gradient is computed at steps k > 0 with
@@ -651,8 +772,14 @@ class CounterfactualProto:
             next_step = i + 1
             if n_grad and next_step < self.max_iterations and next_step % self.update_num_grad == 0:
                 proba_x, proba_pts, jac = predictor(x_np, np.concatenate(accumulated, axis=0))
-                grads = numerical_gradient(proba_pts, jac, np.tile(onehot[needs_grad], (len(accumulated), 1)),
-                                           self.kappa, self.eps[0], self.proba_perturbation)
+                grads = numerical_gradient(
+                    proba_pts,
+                    jac,
+                    np.tile(onehot[needs_grad], (len(accumulated), 1)),
+                    self.kappa,
+                    self.eps[0],
+                    self.proba_perturbation,
+                )
                 grads = grads.reshape(len(accumulated), n_grad, -1).mean(axis=0)
                 full = np.zeros((n, grads.shape[1]))
                 full[needs_grad] = np.clip(grads * c[needs_grad, None], self.clip[0], self.clip[1])
@@ -662,8 +789,7 @@ class CounterfactualProto:
                 proba_x, _, _ = predictor(x_np, x_np[:0])
                 grad_pred = tf.zeros_like(x0_t)
             proba_t = tf.constant(check_probabilities(proba_x, n), tf.float32)
-            best = self._track(best, x, x0_t, proba_t, onehot_t, allowed_t, active_t,
-                               tf.constant(step_offset + i + 1))
+            best = self._track(best, x, x0_t, proba_t, onehot_t, allowed_t, active_t, tf.constant(step_offset + i + 1))
             if record:
                 history.append(self._loss_terms_fn(x, x0_t, onehot_t, c_t, proto_t, proba_t))
             if record_path:
@@ -685,32 +811,42 @@ class CounterfactualProto:
         n = len(orig_class)
         allowed = np.ones((n, self.n_classes), dtype=bool)
         if target_class is not None:
-            per_row = (target_class if len(target_class) and not np.isscalar(target_class[0])
-                       else [target_class] * n)
+            per_row = target_class if len(target_class) and not np.isscalar(target_class[0]) else [target_class] * n
             if len(per_row) != n:
-                raise ValueError(f"target_class: expected a list of classes or one list per row ({n}), "
-                                 f"got {len(per_row)} lists")
+                raise ValueError(
+                    f"target_class: expected a list of classes or one list per row ({n}), got {len(per_row)} lists"
+                )
             allowed[:] = False
             for row, classes in enumerate(per_row):
                 classes = np.asarray(classes)
-                if classes.size == 0 or not np.issubdtype(classes.dtype, np.integer) \
-                        or classes.min() < 0 or classes.max() >= self.n_classes:
-                    raise ValueError(f"target_class: expected class indices in [0, {self.n_classes}), "
-                                     f"got {classes.tolist()}")
+                if (
+                    classes.size == 0
+                    or not np.issubdtype(classes.dtype, np.integer)
+                    or classes.min() < 0
+                    or classes.max() >= self.n_classes
+                ):
+                    raise ValueError(
+                        f"target_class: expected class indices in [0, {self.n_classes}), got {classes.tolist()}"
+                    )
                 allowed[row, classes] = True
         allowed[np.arange(n), orig_class] = False
         empty = np.flatnonzero(~allowed.any(axis=1))
         if empty.size:
-            raise ValueError(f"target_class: leaves no class to reach for row(s) {empty.tolist()} "
-                             "(the only target is the original class)")
+            raise ValueError(
+                f"target_class: leaves no class to reach for row(s) {empty.tolist()} "
+                "(the only target is the original class)"
+            )
         return allowed
 
     @staticmethod
     def _stop_rule(stop, stop_at_first):
         """The ``stop`` argument checked, with the deprecated ``stop_at_first`` folded in."""
         if stop_at_first is not None:
-            warnings.warn("explain(stop_at_first=...) is deprecated: use stop='first' (for True) or "
-                          "stop=None (for False)", DeprecationWarning, stacklevel=3)
+            warnings.warn(
+                "explain(stop_at_first=...) is deprecated: use stop='first' (for True) or stop=None (for False)",
+                DeprecationWarning,
+                stacklevel=3,
+            )
             if not isinstance(stop_at_first, (bool, np.bool_)):
                 raise TypeError(f"stop_at_first: expected True or False, got {stop_at_first!r}")
             legacy = "first" if stop_at_first else None
@@ -721,14 +857,24 @@ class CounterfactualProto:
             raise ValueError(f"stop: expected one of {STOP_RULES}, got {stop!r}")
         return stop
 
-    def explain(self, X, Y=None, target_class=None, k=None, k_type="mean", stop=None,
-                record_losses=False, record_path=False, stop_at_first=None) -> CounterfactualResult:
+    def explain(
+        self,
+        X,
+        Y=None,
+        target_class=None,
+        k=None,
+        k_type="mean",
+        stop=None,
+        record_losses=False,
+        record_path=False,
+        stop_at_first=None,
+    ) -> CounterfactualResult:
         """Find a counterfactual for every row of ``X`` (any batch size).
 
         Parameters
         ----------
         X
-            Instances, (N, *shape).
+            Instances, ``(N, *shape)``.
         Y
             Original classes, one-hot (N, classes) or labels (N,); by default the model's predictions.
         target_class
@@ -816,8 +962,18 @@ class CounterfactualProto:
             # every step is recorded (which needs all rows), they are left out of the search
             active = ~((stop is not None) & (best["first_step"] >= 0))
             rows = np.flatnonzero(active) if compact else np.arange(n)
-            args = (X[rows], onehot[rows], allowed[rows], c[rows], proto[rows], offset, active[rows],
-                    stop == "first", record_losses, record_path)
+            args = (
+                X[rows],
+                onehot[rows],
+                allowed[rows],
+                c[rows],
+                proto[rows],
+                offset,
+                active[rows],
+                stop == "first",
+                record_losses,
+                record_path,
+            )
             if self.is_keras or not np.any(c[rows] != 0):
                 # A black box with c = 0 (losses E, F) needs no numerical gradient: the whole c step
                 # runs compiled, with one predict call per step for the counterfactual test.
@@ -830,7 +986,7 @@ class CounterfactualProto:
                     raise
             else:
                 part, hist, iterates, clock = self._black_box_c_step(*args)
-            step_time[offset + 1:offset + 1 + len(clock)] = np.asarray(clock) - start
+            step_time[offset + 1 : offset + 1 + len(clock)] = np.asarray(clock) - start
             if record_losses:
                 history.append(hist.numpy())
             if record_path:
@@ -869,18 +1025,35 @@ class CounterfactualProto:
 
         wall = time.perf_counter() - start
         return CounterfactualResult(
-            found=found, cf=cf, orig_class=orig_class, orig_proba=orig_proba,
+            found=found,
+            cf=cf,
+            orig_class=orig_class,
+            orig_proba=orig_proba,
             cf_class=np.where(found, np.nan_to_num(best["proba"]).argmax(axis=1), -1),
             cf_proba=np.where(found[:, None], best["proba"], np.nan),
-            proto_class=np.asarray(proto_class), prototype=prototype,
+            proto_class=np.asarray(proto_class),
+            prototype=prototype,
             distance=np.where(found, best["distance"], np.nan),
-            steps_to_first=best["first_step"], steps_to_best=best["step"], c=best_c,
-            wall_time_s=np.full(n, wall), loss_history=loss_history, path=path, cf_search=cf_search,
-            first_cf=first_cf, first_cf_class=np.where(found, np.nan_to_num(best["first_proba"]).argmax(axis=1), -1),
+            steps_to_first=best["first_step"],
+            steps_to_best=best["step"],
+            c=best_c,
+            wall_time_s=np.full(n, wall),
+            loss_history=loss_history,
+            path=path,
+            cf_search=cf_search,
+            first_cf=first_cf,
+            first_cf_class=np.where(found, np.nan_to_num(best["first_proba"]).argmax(axis=1), -1),
             first_distance=np.where(found, best["first_distance"], np.nan),
-            time_to_first_s=at_step(best["first_step"]), time_to_best_s=at_step(best["step"]), stop=stop)
+            time_to_first_s=at_step(best["first_step"]),
+            time_to_best_s=at_step(best["step"]),
+            stop=stop,
+        )
 
     def _pad_steps(self, per_c_step: list) -> np.ndarray:
         """Stack per-c-step records, padding steps not run (after a stop) with NaN."""
-        return np.stack([np.pad(a, [(0, self.max_iterations - len(a))] + [(0, 0)] * (a.ndim - 1),
-                                constant_values=np.nan) for a in per_c_step])
+        return np.stack(
+            [
+                np.pad(a, [(0, self.max_iterations - len(a))] + [(0, 0)] * (a.ndim - 1), constant_values=np.nan)
+                for a in per_c_step
+            ]
+        )

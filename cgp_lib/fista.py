@@ -9,6 +9,7 @@ compared with it step by step:
 * the momentum update y_{k+1} = x_{k+1} + k/(k+3)·(x_{k+1} − x_k), projected on the range;
 * a learning rate decayed polynomially (power 0.5) from its initial value to 0.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf

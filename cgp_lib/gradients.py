@@ -19,6 +19,7 @@ them, together with any other rows the caller needs predicted, in chunked calls.
   ∓eps[0]/(P−1) so the probabilities still sum to one. For a loss p_t0 − p_max that
   scales the gradient by P/(P−1) (2 for a binary model); use it to reproduce alibi.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -33,8 +34,9 @@ def _margin(proba: np.ndarray, orig_onehot: np.ndarray) -> np.ndarray:
     return (orig_onehot * proba).sum(-1) - ((1.0 - orig_onehot) * proba).max(-1)
 
 
-def loss_gradient_wrt_proba(proba: np.ndarray, orig_onehot: np.ndarray, kappa: float,
-                            eps: float, proba_perturbation: str = "coordinate") -> np.ndarray:
+def loss_gradient_wrt_proba(
+    proba: np.ndarray, orig_onehot: np.ndarray, kappa: float, eps: float, proba_perturbation: str = "coordinate"
+) -> np.ndarray:
     """∂L_pred/∂p (N, P) by central differences of the probabilities (eq. 12).
 
     Rows where L_pred is zero (the margin p_t0 − max p_i ≤ −κ) get a zero gradient.
@@ -87,26 +89,34 @@ class BatchedPredictor:
         per_row = 2 * n_feat + 1
         rows_per_call = max(1, (self.max_rows - len(extra)) // per_row)
         eye = np.eye(n_feat, dtype=points.dtype) * self.eps_x
-        chunks = [flat[i:i + rows_per_call] for i in range(0, len(flat), rows_per_call)] or [flat]
+        chunks = [flat[i : i + rows_per_call] for i in range(0, len(flat), rows_per_call)] or [flat]
         proba_extra, proba_points, jac = None, [], []
         for j, chunk in enumerate(chunks):
             m = len(chunk)
             batch = [extra.reshape((len(extra),) + shape)] if j == 0 else []
-            batch += [chunk.reshape((m,) + shape),
-                      (chunk[:, None, :] + eye[None]).reshape((m * n_feat,) + shape),
-                      (chunk[:, None, :] - eye[None]).reshape((m * n_feat,) + shape)]
+            batch += [
+                chunk.reshape((m,) + shape),
+                (chunk[:, None, :] + eye[None]).reshape((m * n_feat,) + shape),
+                (chunk[:, None, :] - eye[None]).reshape((m * n_feat,) + shape),
+            ]
             out = self._call(np.concatenate(batch, axis=0).astype(points.dtype, copy=False))
             if j == 0:
-                proba_extra, out = out[:len(extra)], out[len(extra):]
+                proba_extra, out = out[: len(extra)], out[len(extra) :]
             proba_points.append(out[:m])
-            pos = out[m:m + m * n_feat].reshape(m, n_feat, -1)
-            neg = out[m + m * n_feat:].reshape(m, n_feat, -1)
+            pos = out[m : m + m * n_feat].reshape(m, n_feat, -1)
+            neg = out[m + m * n_feat :].reshape(m, n_feat, -1)
             jac.append(np.transpose(pos - neg, (0, 2, 1)) / (2.0 * self.eps_x))
         return proba_extra, np.concatenate(proba_points), np.concatenate(jac)
 
 
-def numerical_gradient(proba: np.ndarray, jacobian: np.ndarray, orig_onehot: np.ndarray, kappa: float,
-                       eps_proba: float, proba_perturbation: str = "coordinate") -> np.ndarray:
+def numerical_gradient(
+    proba: np.ndarray,
+    jacobian: np.ndarray,
+    orig_onehot: np.ndarray,
+    kappa: float,
+    eps_proba: float,
+    proba_perturbation: str = "coordinate",
+) -> np.ndarray:
     """∂L_pred/∂x (N, F) from the probabilities and their Jacobian (eq. 11)."""
     dl_dp = loss_gradient_wrt_proba(proba, orig_onehot, kappa, eps_proba, proba_perturbation)
     return np.einsum("np,npf->nf", dl_dp, jacobian)

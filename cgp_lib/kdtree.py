@@ -90,8 +90,14 @@ class KDTree:
         split_dim, split_value, left, right, start, end = [], [], [], [], [], []
 
         def new_node(lo, hi):
-            for column, value in ((split_dim, -1), (split_value, np.nan), (left, -1),
-                                  (right, -1), (start, lo), (end, hi)):
+            for column, value in (
+                (split_dim, -1),
+                (split_value, np.nan),
+                (left, -1),
+                (right, -1),
+                (start, lo),
+                (end, hi),
+            ):
                 column.append(value)
             return len(start) - 1
 
@@ -126,7 +132,7 @@ class KDTree:
         self._box_max = np.empty((n_nodes, self.d))
         for node in reversed(range(n_nodes)):  # children are created after their parent
             if self._split_dim[node] < 0:
-                cell = self._points[self._start[node]:self._end[node]]
+                cell = self._points[self._start[node] : self._end[node]]
                 self._box_min[node] = cell.min(axis=0)
                 self._box_max[node] = cell.max(axis=0)
             else:
@@ -155,8 +161,7 @@ class KDTree:
             except that the output is always 2-D.
         """
         if not _is_int(k) or not 1 <= k <= self.n:
-            raise ValueError(f"k must be an int with 1 <= k <= {self.n} "
-                             f"(the tree holds {self.n} points), got {k!r}")
+            raise ValueError(f"k must be an int with 1 <= k <= {self.n} (the tree holds {self.n} points), got {k!r}")
         X = np.asarray(X, dtype=float)
         if X.ndim == 1:
             X = X[None, :]

@@ -8,6 +8,7 @@ can be optimised together while each row keeps its own objective:
 FISTA (:mod:`cgp_lib.fista`) handles β·L1 with shrinkage-thresholding; the other
 terms are smooth and are differentiated.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf

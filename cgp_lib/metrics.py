@@ -18,6 +18,7 @@ Autoencoders are given as Keras models (their ``predict`` is used) or any callab
 maps a batch to a batch of the same shape. Class autoencoders are given as a mapping
 ``{class: ae}`` or a sequence indexed by class (``class_aes[c]``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -39,8 +40,7 @@ def _batch(array: Any, name: str) -> np.ndarray:
     """A finite float64 array of shape (N, ...) with N >= 1, or ValueError naming it."""
     array = np.asarray(array, dtype=np.float64)
     if array.ndim < 2:
-        raise ValueError(f"{name} must have shape (N, ...) with one row per instance, "
-                         f"got shape {array.shape}")
+        raise ValueError(f"{name} must have shape (N, ...) with one row per instance, got shape {array.shape}")
     if array.shape[0] == 0:
         raise ValueError(f"{name} is empty")
     if not np.all(np.isfinite(array)):
@@ -52,8 +52,7 @@ def _classes(classes: Any, n_rows: int, name: str) -> np.ndarray:
     """Integer class labels of shape (n_rows,), or ValueError naming them."""
     classes = np.asarray(classes)
     if classes.ndim != 1 or classes.shape[0] != n_rows:
-        raise ValueError(f"{name} must have shape ({n_rows},) to match x_cf, "
-                         f"got shape {classes.shape}")
+        raise ValueError(f"{name} must have shape ({n_rows},) to match x_cf, got shape {classes.shape}")
     if classes.dtype.kind == "f":
         if not np.all(np.isfinite(classes)) or np.any(classes != np.round(classes)):
             raise ValueError(f"{name} must hold integer class labels")
@@ -94,12 +93,12 @@ def _reconstruct(ae: Autoencoder, x: np.ndarray, name: str) -> np.ndarray:
     return out
 
 
-def _reconstruct_by_class(x: np.ndarray, rows_of_class: dict[int, np.ndarray],
-                          class_aes: ClassAutoencoders, name: str) -> dict[int, np.ndarray]:
+def _reconstruct_by_class(
+    x: np.ndarray, rows_of_class: dict[int, np.ndarray], class_aes: ClassAutoencoders, name: str
+) -> dict[int, np.ndarray]:
     """Reconstructions ``AE_c(x[rows])`` per class c, one autoencoder call per class."""
     return {
-        label: _reconstruct(_class_autoencoder(class_aes, label, name), x[rows],
-                            f"class_aes[{label}]")
+        label: _reconstruct(_class_autoencoder(class_aes, label, name), x[rows], f"class_aes[{label}]")
         for label, rows in rows_of_class.items()
     }
 
@@ -115,8 +114,7 @@ def _l1(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # Metrics
 # --------------------------------------------------------------------------------------
-def im1(x_cf: Any, cf_class: Any, orig_class: Any, class_aes: ClassAutoencoders,
-        eps: float = 1e-8) -> np.ndarray:
+def im1(x_cf: Any, cf_class: Any, orig_class: Any, class_aes: ClassAutoencoders, eps: float = 1e-8) -> np.ndarray:
     """IM1 of each counterfactual, eq. 13 of the paper.
 
     ``IM1 = ||x_cf - AE_i(x_cf)||_2^2 / (||x_cf - AE_t0(x_cf)||_2^2 + eps)`` where
@@ -160,8 +158,7 @@ def im1(x_cf: Any, cf_class: Any, orig_class: Any, class_aes: ClassAutoencoders,
     return numerator / (denominator + eps)
 
 
-def im2(x_cf: Any, cf_class: Any, class_aes: ClassAutoencoders, ae_all: Autoencoder,
-        eps: float = 1e-8) -> np.ndarray:
+def im2(x_cf: Any, cf_class: Any, class_aes: ClassAutoencoders, ae_all: Autoencoder, eps: float = 1e-8) -> np.ndarray:
     """IM2 of each counterfactual, eq. 14 of the paper.
 
     ``IM2 = ||AE_i(x_cf) - AE(x_cf)||_2^2 / (||x_cf||_1 + eps)`` where ``i = cf_class[n]``,

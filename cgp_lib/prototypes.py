@@ -7,6 +7,7 @@ allowed classes. Every strategy has the same small interface
 and ``select``; the search never looks inside a strategy, so new ones (for example
 k-means centroids) plug in without touching it.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -43,8 +44,7 @@ class PrototypeStrategy(ABC):
         """Map instances to the space in which L_proto is measured (eq. 9 or eq. 10)."""
 
     @abstractmethod
-    def select(self, X: np.ndarray, allowed: np.ndarray, k: int | None = None,
-               k_type: str = "mean") -> PrototypeChoice:
+    def select(self, X: np.ndarray, allowed: np.ndarray, k: int | None = None, k_type: str = "mean") -> PrototypeChoice:
         """Pick, for each row of ``X``, the nearest prototype among the classes where ``allowed`` (N, classes)
         is True."""
 
@@ -57,7 +57,8 @@ class PrototypeStrategy(ABC):
         if empty.size:
             raise ValueError(
                 f"X: no training instance is predicted as class {empty.tolist()}, so that class has no "
-                "prototype; pass a larger or more varied training sample to fit()")
+                "prototype; pass a larger or more varied training sample to fit()"
+            )
         self.n_classes = n_classes
         self.class_sizes = counts
         return labels
@@ -101,8 +102,9 @@ class EncoderPrototypes(PrototypeStrategy):
         return self.enc_model(x, training=False)
 
     def encode(self, X: np.ndarray) -> np.ndarray:
-        out = [np.asarray(self.embed(tf.constant(X[i:i + self.batch_size])))
-               for i in range(0, len(X), self.batch_size)]
+        out = [
+            np.asarray(self.embed(tf.constant(X[i : i + self.batch_size]))) for i in range(0, len(X), self.batch_size)
+        ]
         return np.concatenate(out, axis=0)
 
     def fit(self, X, labels, n_classes):
@@ -128,8 +130,7 @@ class EncoderPrototypes(PrototypeStrategy):
                 distances[:, c] = np.linalg.norm(z - self.class_means[c], axis=1)
                 continue
             enc_c = self.class_encodings[c]
-            d = np.sqrt(np.maximum(
-                (z ** 2).sum(1)[:, None] - 2 * z @ enc_c.T + (enc_c ** 2).sum(1)[None, :], 0.0))
+            d = np.sqrt(np.maximum((z**2).sum(1)[:, None] - 2 * z @ enc_c.T + (enc_c**2).sum(1)[None, :], 0.0))
             nearest = np.argsort(d, axis=1, kind="stable")[:, :k]
             d_k = np.take_along_axis(d, nearest, axis=1)
             protos[:, c] = enc_c[nearest].mean(axis=1)
@@ -143,7 +144,9 @@ class EncoderPrototypes(PrototypeStrategy):
         rows = np.arange(n)
         return PrototypeChoice(
             prototype=protos[rows, best].reshape((n,) + self.embedding_shape).astype(np.float32),
-            proto_class=best, distance=distances[rows, best])
+            proto_class=best,
+            distance=distances[rows, best],
+        )
 
 
 class KDTreePrototypes(PrototypeStrategy):
@@ -186,4 +189,6 @@ class KDTreePrototypes(PrototypeStrategy):
         rows = np.arange(n)
         return PrototypeChoice(
             prototype=protos[rows, best].reshape((n,) + self.instance_shape).astype(np.float32),
-            proto_class=best, distance=distances[rows, best])
+            proto_class=best,
+            distance=distances[rows, best],
+        )

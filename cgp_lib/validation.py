@@ -1,4 +1,5 @@
 """Checks of user input: every error names the argument at fault."""
+
 from __future__ import annotations
 
 import numbers
@@ -7,18 +8,18 @@ import numpy as np
 
 
 def check_instances(X, instance_shape: tuple, name: str = "X") -> np.ndarray:
-    """A float32 batch of shape (N, *instance_shape) with finite values."""
+    """A float32 batch of shape ``(N, *instance_shape)`` with finite values."""
     if not isinstance(X, np.ndarray):
         if hasattr(X, "numpy"):
             X = X.numpy()
         else:
             X = np.asarray(X)
-    if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)) \
-            or X.dtype == np.bool_:
+    if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)) or X.dtype == np.bool_:
         raise TypeError(f"{name}: expected a real-valued numeric array, got dtype {X.dtype}")
     if X.ndim != len(instance_shape) + 1 or tuple(X.shape[1:]) != tuple(instance_shape):
-        raise ValueError(f"{name}: expected shape (N, {', '.join(map(str, instance_shape))}) to match "
-                         f"`shape`, got {X.shape}")
+        raise ValueError(
+            f"{name}: expected shape (N, {', '.join(map(str, instance_shape))}) to match `shape`, got {X.shape}"
+        )
     if len(X) == 0:
         raise ValueError(f"{name}: is empty")
     if not np.all(np.isfinite(X)):
@@ -27,7 +28,7 @@ def check_instances(X, instance_shape: tuple, name: str = "X") -> np.ndarray:
 
 
 def check_feature_range(feature_range, instance_shape: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """(lower, upper) broadcast to (1, *instance_shape); scalars or arrays as in alibi."""
+    """``(lower, upper)`` broadcast to ``(1, *instance_shape)``; scalars or arrays as in alibi."""
     try:
         lower, upper = feature_range
     except (TypeError, ValueError):
@@ -36,11 +37,14 @@ def check_feature_range(feature_range, instance_shape: tuple) -> tuple[np.ndarra
     for value in (lower, upper):
         arr = np.asarray(value, dtype=np.float64)
         try:
-            arr = np.broadcast_to(arr.reshape(arr.shape[1:] if arr.ndim == len(instance_shape) + 1 else arr.shape),
-                                  instance_shape)
+            arr = np.broadcast_to(
+                arr.reshape(arr.shape[1:] if arr.ndim == len(instance_shape) + 1 else arr.shape), instance_shape
+            )
         except ValueError:
-            raise ValueError(f"feature_range: bounds of shape {np.shape(value)} do not broadcast to the "
-                             f"instance shape {instance_shape}") from None
+            raise ValueError(
+                f"feature_range: bounds of shape {np.shape(value)} do not broadcast to the "
+                f"instance shape {instance_shape}"
+            ) from None
         if np.any(np.isnan(arr)):
             raise ValueError("feature_range: contains NaN")
         bounds.append(arr.astype(np.float32)[None])
@@ -58,13 +62,17 @@ def check_probabilities(proba, n_rows: int, name: str = "predict") -> np.ndarray
     """The output of a model: an (n_rows, classes) array of probabilities summing to one."""
     proba = np.asarray(proba.numpy() if hasattr(proba, "numpy") else proba)
     if proba.ndim != 2 or proba.shape[0] != n_rows or proba.shape[1] < 2:
-        raise ValueError(f"{name}: must return an (N, classes) array of class probabilities with "
-                         f"N={n_rows} and at least 2 classes, got shape {proba.shape}")
+        raise ValueError(
+            f"{name}: must return an (N, classes) array of class probabilities with "
+            f"N={n_rows} and at least 2 classes, got shape {proba.shape}"
+        )
     if not np.issubdtype(proba.dtype, np.floating) or not np.all(np.isfinite(proba)):
         raise ValueError(f"{name}: returned non-finite or non-float values")
     if np.any(proba < -1e-6) or np.any(proba > 1 + 1e-6) or not np.allclose(proba.sum(1), 1.0, atol=1e-3):
-        raise ValueError(f"{name}: must return class probabilities (in [0, 1], rows summing to 1); "
-                         "wrap a model that returns logits with a softmax")
+        raise ValueError(
+            f"{name}: must return class probabilities (in [0, 1], rows summing to 1); "
+            "wrap a model that returns logits with a softmax"
+        )
     return proba
 
 
@@ -104,12 +112,16 @@ def check_cat_vars(cat_vars, n_columns: int, ohe: bool) -> dict[int, int]:
         end = -1
         for key, value in out.items():
             if key < end:
-                raise ValueError(f"cat_vars: the one-hot block starting at column {key} overlaps the previous block "
-                                 f"(which ends at column {end - 1})")
+                raise ValueError(
+                    f"cat_vars: the one-hot block starting at column {key} overlaps the previous block "
+                    f"(which ends at column {end - 1})"
+                )
             end = key + value
             if end > n_columns:
-                raise ValueError(f"cat_vars: the one-hot block of column {key} ({value} columns) runs past the last "
-                                 f"column ({n_columns - 1})")
+                raise ValueError(
+                    f"cat_vars: the one-hot block of column {key} ({value} columns) runs past the last "
+                    f"column ({n_columns - 1})"
+                )
     return out
 
 
@@ -119,18 +131,22 @@ def check_categorical_data(X: np.ndarray, cat_vars: dict[int, int], ohe: bool, n
     X = np.asarray(X).reshape(len(X), -1)
     for key, n_cat in cat_vars.items():
         if ohe:
-            block = X[:, key:key + n_cat]
+            block = X[:, key : key + n_cat]
             bad_values = ~np.isin(block, (0.0, 1.0)).all(axis=1)
             bad_sum = block.sum(axis=1) != 1
             rows = np.flatnonzero(bad_values | bad_sum)
             if rows.size:
-                raise ValueError(f"{name}: the one-hot columns {key}..{key + n_cat - 1} (cat_vars key {key}) must "
-                                 f"hold zeros and ones summing to 1 in every row; row(s) {rows[:10].tolist()} "
-                                 "do not")
+                raise ValueError(
+                    f"{name}: the one-hot columns {key}..{key + n_cat - 1} (cat_vars key {key}) must "
+                    f"hold zeros and ones summing to 1 in every row; row(s) {rows[:10].tolist()} "
+                    "do not"
+                )
         else:
             col = X[:, key]
             bad = (col != np.round(col)) | (col < 0) | (col >= n_cat)
             rows = np.flatnonzero(bad)
             if rows.size:
-                raise ValueError(f"{name}: column {key} must hold category codes 0..{n_cat - 1} (cat_vars says "
-                                 f"{n_cat} categories); row {rows[0]} holds {col[rows[0]]!r}")
+                raise ValueError(
+                    f"{name}: column {key} must hold category codes 0..{n_cat - 1} (cat_vars says "
+                    f"{n_cat} categories); row {rows[0]} holds {col[rows[0]]!r}"
+                )

@@ -8,6 +8,7 @@ jupytext). ``notebooks/params/<profile>.yaml`` maps each notebook name to the va
 ``parameters`` cell and fixes the order in which they run. With ``--prepare-only`` the
 parameters are injected without executing (nbval then runs the copies in ``make test``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,13 +46,18 @@ def main(argv=None) -> int:
         jupytext.write(jupytext.read(HERE / f"{name}.md"), source)
         start = time.perf_counter()
         papermill.execute_notebook(
-            str(source), str(out / f"{name}.ipynb"), parameters=profile.get(name) or {},
-            prepare_only=args.prepare_only, cwd=str(HERE), kernel_name="python3",
-            progress_bar=not args.prepare_only, log_output=False)
+            str(source),
+            str(out / f"{name}.ipynb"),
+            parameters=profile.get(name) or {},
+            prepare_only=args.prepare_only,
+            cwd=str(HERE),
+            kernel_name="python3",
+            progress_bar=not args.prepare_only,
+            log_output=False,
+        )
         source.unlink()
         verb = "prepared" if args.prepare_only else "executed"
-        print(f"{name}: {verb} with profile {args.profile} in {time.perf_counter() - start:.0f} s",
-              file=sys.stderr)
+        print(f"{name}: {verb} with profile {args.profile} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0
 
 

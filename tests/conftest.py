@@ -3,6 +3,7 @@
 The environment variables are set before TensorFlow is imported anywhere in the
 test session (pytest imports conftest.py first).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,9 +24,7 @@ from cgp_lib.reference import runner as alibi_reference  # noqa: E402
 # call: a new process per call would pay interpreter start-up and the TF and alibi imports.
 alibi_reference.keep_worker()
 
-BLOB_CENTERS = np.array([[0.0, 0.0, 0.0, 0.0],
-                         [3.0, 0.0, 0.0, 0.0],
-                         [0.0, 3.0, 0.0, 0.0]])
+BLOB_CENTERS = np.array([[0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 0.0, 0.0], [0.0, 3.0, 0.0, 0.0]])
 BLOB_PER_CLASS = 60
 # Rows of the blob data explained by the explainer tests: two of each class.
 EXPLAIN_ROWS = [0, 1, 60, 61, 120, 121]
@@ -58,13 +57,16 @@ def blobs() -> Blobs:
     """A Dense(16, tanh) - Dense(3, softmax) classifier trained (seeded) on the blobs; ~1 s."""
     X, y = make_blobs(0)
     tf.keras.utils.set_random_seed(0)
-    model = tf.keras.Sequential([
-        tf.keras.Input((4,)),
-        tf.keras.layers.Dense(16, activation="tanh"),
-        tf.keras.layers.Dense(3, activation="softmax"),
-    ])
-    model.compile(optimizer=tf.keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((4,)),
+            tf.keras.layers.Dense(16, activation="tanh"),
+            tf.keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(X, y, epochs=30, batch_size=32, verbose=0)
     accuracy = float(np.mean(model(X).numpy().argmax(axis=1) == y))
     assert accuracy > 0.95, f"blob classifier under-trained: accuracy {accuracy}"

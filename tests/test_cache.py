@@ -1,4 +1,5 @@
 """The shared cache helpers: folder per kind, content digests, atomic writes."""
+
 import os
 
 import numpy as np

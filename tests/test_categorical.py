@@ -1,4 +1,5 @@
 """Categorical variables (paper section 3.4, appendix D): distances, MDS, the mapping, the checks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -195,8 +196,13 @@ def toy():
     X_ord = np.stack([colour, number, size], axis=1).astype(np.float32)
     X_ohe, cat_vars_ohe = categorical.ord_to_ohe(X_ord, {0: 3, 2: 2})
     tf.keras.utils.set_random_seed(0)
-    model = tf.keras.Sequential([tf.keras.Input((6,)), tf.keras.layers.Dense(16, activation="relu"),
-                                 tf.keras.layers.Dense(2, activation="softmax")])
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((6,)),
+            tf.keras.layers.Dense(16, activation="relu"),
+            tf.keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile("adam", "categorical_crossentropy")
     model.fit(X_ohe, tf.keras.utils.to_categorical(y, 2), epochs=40, batch_size=64, verbose=0)
     return X_ohe, cat_vars_ohe, model, y
@@ -204,8 +210,17 @@ def toy():
 
 def test_counterfactuals_are_valid_categories_and_respect_immutable_features(toy):
     X, cat_vars, model, _ = toy
-    kw = dict(beta=0.01, feature_range=(-1.0, 1.0), cat_vars=cat_vars, ohe=True, use_kdtree=True, theta=10.0,
-              max_iterations=200, c_init=1.0, c_steps=3)
+    kw = dict(
+        beta=0.01,
+        feature_range=(-1.0, 1.0),
+        cat_vars=cat_vars,
+        ohe=True,
+        use_kdtree=True,
+        theta=10.0,
+        max_iterations=200,
+        c_init=1.0,
+        c_steps=3,
+    )
     x = X[model.predict(X, verbose=0).argmax(1) == 0][:8]
     free = CounterfactualProto(model, (1, 6), **kw).fit(X, d_type="mvdm")
     res = free.explain(x)

@@ -1,4 +1,5 @@
 """The verdict rule of cgp_lib.repro.claims on hand-made summaries."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,8 +9,13 @@ from cgp_lib.repro import claims
 
 def summary(**rows):
     """A summarize()-like table: name -> (mean, low, high) of column "x"."""
-    return pd.DataFrame({"x": {k: v[0] for k, v in rows.items()}, "x_low": {k: v[1] for k, v in rows.items()},
-                         "x_high": {k: v[2] for k, v in rows.items()}})
+    return pd.DataFrame(
+        {
+            "x": {k: v[0] for k, v in rows.items()},
+            "x_low": {k: v[1] for k, v in rows.items()},
+            "x_high": {k: v[2] for k, v in rows.items()},
+        }
+    )
 
 
 def test_below_reproduces_only_with_separate_intervals_in_the_paper_order():
@@ -54,13 +60,29 @@ def test_claims_table_checks_verdicts():
 def test_beside_reported_puts_our_interval_beside_the_papers_mean_and_bound():
     from cgp_lib.repro import paper
 
-    summary = pd.DataFrame({"found": [95, 70], "n": [95, 95], "im1": [1.26, 1.87], "im1_low": [1.2, 1.8],
-                            "im1_high": [1.3, 1.94], "im2": [0.166, 0.398], "im2_low": [0.15, 0.35],
-                            "im2_high": [0.18, 0.45]}, index=["B", "A"])
-    table = claims.beside_reported(summary, ["A", "B"], [("im1", "IM1", 2, 1), ("im2", "IM2 (×10)", 2, 10)],
-                                   paper.table2())
-    assert list(table.columns) == [("", "found"), ("IM1", "ours"), ("IM1", "paper"), ("IM2 (×10)", "ours"),
-                                   ("IM2 (×10)", "paper")]
+    summary = pd.DataFrame(
+        {
+            "found": [95, 70],
+            "n": [95, 95],
+            "im1": [1.26, 1.87],
+            "im1_low": [1.2, 1.8],
+            "im1_high": [1.3, 1.94],
+            "im2": [0.166, 0.398],
+            "im2_low": [0.15, 0.35],
+            "im2_high": [0.18, 0.45],
+        },
+        index=["B", "A"],
+    )
+    table = claims.beside_reported(
+        summary, ["A", "B"], [("im1", "IM1", 2, 1), ("im2", "IM2 (×10)", 2, 10)], paper.table2()
+    )
+    assert list(table.columns) == [
+        ("", "found"),
+        ("IM1", "ours"),
+        ("IM1", "paper"),
+        ("IM2 (×10)", "ours"),
+        ("IM2 (×10)", "paper"),
+    ]
     assert table.loc["A", ("", "found")] == "70 / 95"
     assert table.loc["A", ("IM1", "ours")] == "1.87 [1.80, 1.94]"
     assert table.loc["A", ("IM1", "paper")] == "2.07 ± 0.16"

@@ -1,6 +1,7 @@
 """cgp_lib against alibi 0.9.6 on a reduced set of the cross-check cases (issue targets:
 same counterfactual and prototype class on >= 95% of instances, median relative
 difference of EN(δ) <= 2%)."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,8 +20,16 @@ def breast_cancer():
 
 def test_breast_cancer_kdtree_loss_c_agrees_with_alibi(breast_cancer):
     model, x_train, x_test, feature_range = breast_cancer
-    init = dict(beta=0.1, kappa=0.0, feature_range=feature_range, max_iterations=1000, c_init=1.0, c_steps=2,
-                theta=100.0, use_kdtree=True)
+    init = dict(
+        beta=0.1,
+        kappa=0.0,
+        feature_range=feature_range,
+        max_iterations=1000,
+        c_init=1.0,
+        c_steps=2,
+        theta=100.0,
+        use_kdtree=True,
+    )
     case = run_case(model, x_test, x_train, init, dict(k=2))
     s = case.summary
     assert s["found_cgp"] == s["found_alibi"] == 19
@@ -37,16 +46,30 @@ def test_breast_cancer_black_box_loss_c_agrees_with_alibi(breast_cancer):
     during the first ~100 FISTA steps of its process, so alibi explains the first instance once
     before the compared ones (see the cross-check chapter)."""
     model, x_train, x_test, feature_range = breast_cancer
-    forward = tf.function(lambda x: model(x, training=False),
-                          input_signature=[tf.TensorSpec((None, 30), tf.float32)])
+    forward = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec((None, 30), tf.float32)])
 
     def black_box(x):
         return forward(np.asarray(x, np.float32)).numpy()
 
-    init = dict(beta=0.1, kappa=0.0, feature_range=feature_range, max_iterations=200, c_init=1.0, c_steps=1,
-                theta=100.0, use_kdtree=True)
-    case = run_case(model, x_test[[0, 0, 1, 2, 3]], x_train, init, dict(k=2), black_box_predict=black_box,
-                    cgp_kwargs=dict(proba_perturbation="simplex"))
+    init = dict(
+        beta=0.1,
+        kappa=0.0,
+        feature_range=feature_range,
+        max_iterations=200,
+        c_init=1.0,
+        c_steps=1,
+        theta=100.0,
+        use_kdtree=True,
+    )
+    case = run_case(
+        model,
+        x_test[[0, 0, 1, 2, 3]],
+        x_train,
+        init,
+        dict(k=2),
+        black_box_predict=black_box,
+        cgp_kwargs=dict(proba_perturbation="simplex"),
+    )
     s = summarize(case.per_instance.iloc[1:])
     assert s["found_cgp"] == s["found_alibi"] == 4
     assert s["cf_class_agreement"] >= 0.95 and s["proto_class_agreement"] >= 0.95
@@ -59,11 +82,20 @@ def test_breast_cancer_eq16_satisfactory_agrees_with_alibi_one_c_step(breast_can
     """Eq. 16's B and C: cgp_lib's satisfactory counterfactual (up to 2 c steps, stopping after the
     first that finds one) against alibi with a single c step, whose answer is that c step's optimum."""
     model, x_train, x_test, feature_range = breast_cancer
-    init = dict(beta=0.1, kappa=0.0, feature_range=feature_range, max_iterations=1000, c_init=c_init, c_steps=1,
-                theta=100.0, use_kdtree=True)
+    init = dict(
+        beta=0.1,
+        kappa=0.0,
+        feature_range=feature_range,
+        max_iterations=1000,
+        c_init=c_init,
+        c_steps=1,
+        theta=100.0,
+        use_kdtree=True,
+    )
     X = x_test[:5]
-    case = run_case(model, X, x_train, init, dict(k=1), cgp_kwargs=dict(c_steps=2),
-                    cgp_explain_kwargs=dict(stop="satisfactory"))
+    case = run_case(
+        model, X, x_train, init, dict(k=1), cgp_kwargs=dict(c_steps=2), cgp_explain_kwargs=dict(stop="satisfactory")
+    )
     s = case.summary
     assert s["found_cgp"] == s["found_alibi"] == len(X)
     assert case.ours.stop == "satisfactory" and (case.ours.steps_to_best <= 1000).all()
@@ -75,8 +107,10 @@ def test_breast_cancer_eq16_satisfactory_agrees_with_alibi_one_c_step(breast_can
 def test_compare_rejects_mismatched_lengths(breast_cancer):
     from cgp_lib.explainer import CounterfactualProto
     from cgp_lib.reference.crosscheck import compare
+
     model, x_train, x_test, feature_range = breast_cancer
-    ours = CounterfactualProto(model, (1, 30), feature_range=feature_range, max_iterations=2,
-                               c_steps=1).explain(x_test[:2])
+    ours = CounterfactualProto(model, (1, 30), feature_range=feature_range, max_iterations=2, c_steps=1).explain(
+        x_test[:2]
+    )
     with pytest.raises(ValueError, match="ours, ref"):
         compare(ours, ours, x_test[:3], 0.1)

@@ -1,4 +1,5 @@
 """Tests of cgp_lib.repro.datasets against the offline copies in ../shared/data (never the network)."""
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,7 @@ from cgp_lib.repro import datasets
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATA_DIR = Path(os.environ.get("CGP_DATA_DIR", SHARED_DATA))
 
-needs_data = pytest.mark.skipif(
-    not (DATA_DIR / "mnist.npz").is_file(), reason=f"offline data not found in {DATA_DIR}"
-)
+needs_data = pytest.mark.skipif(not (DATA_DIR / "mnist.npz").is_file(), reason=f"offline data not found in {DATA_DIR}")
 
 
 def _refuse_network(*args, **kwargs):
@@ -64,9 +63,7 @@ def test_mnist_scaling_is_x_over_255_minus_half(mnist):
 # ------------------------------------------------------------------------------ CIFAR-10
 @needs_data
 def test_cifar10_offline_copy(offline):
-    (x_train, y_train), (x_test, y_test), (exact_train, exact_test) = datasets.load_cifar10(
-        return_exact=True
-    )
+    (x_train, y_train), (x_test, y_test), (exact_train, exact_test) = datasets.load_cifar10(return_exact=True)
     assert x_train.shape == (10000, 32, 32, 3) and x_test.shape == (10000, 32, 32, 3)
     assert x_train.dtype == np.float32 and y_train.dtype == np.int64
     assert 0.0 <= x_train.min() and x_train.max() <= 1.0 and x_train.max() == 1.0
@@ -129,14 +126,31 @@ def test_adult_shape_and_category_maps(offline):
     adult = datasets.load_adult()
     assert adult.data.shape == (32561, 12) and adult.target.shape == (32561,)
     assert adult.feature_names == [
-        "Age", "Workclass", "Education", "Marital Status", "Occupation", "Relationship",
-        "Race", "Sex", "Capital Gain", "Capital Loss", "Hours per week", "Country",
+        "Age",
+        "Workclass",
+        "Education",
+        "Marital Status",
+        "Occupation",
+        "Relationship",
+        "Race",
+        "Sex",
+        "Capital Gain",
+        "Capital Loss",
+        "Hours per week",
+        "Country",
     ]
     assert sorted(adult.category_map) == [1, 2, 3, 4, 5, 6, 7, 11]
     assert adult.category_map[3] == ["Married", "Never-Married", "Separated", "Widowed"]
     assert adult.category_map[7] == ["Female", "Male"]
-    assert adult.category_map[2] == ["Associates", "Bachelors", "Doctorate", "Dropout",
-                                     "High School grad", "Masters", "Prof-School"]
+    assert adult.category_map[2] == [
+        "Associates",
+        "Bachelors",
+        "Doctorate",
+        "Dropout",
+        "High School grad",
+        "Masters",
+        "Prof-School",
+    ]
     assert "?" in adult.category_map[1] and "?" in adult.category_map[4]
     assert adult.target_names == ["<=50K", ">50K"]
     assert set(np.unique(adult.target)) == {0, 1}
@@ -151,12 +165,21 @@ def test_adult_first_row_by_hand(offline):
     # Raw first row: 39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical,
     # Not-in-family, White, Male, 2174, 0, 40, United-States, <=50K
     adult = datasets.load_adult()
-    decoded = [
-        adult.category_map[j][v] if j in adult.category_map else v
-        for j, v in enumerate(adult.data[0])
+    decoded = [adult.category_map[j][v] if j in adult.category_map else v for j, v in enumerate(adult.data[0])]
+    assert decoded == [
+        39,
+        "State-gov",
+        "Bachelors",
+        "Never-Married",
+        "Admin",
+        "Not-in-family",
+        "White",
+        "Male",
+        2174,
+        0,
+        40,
+        "United-States",
     ]
-    assert decoded == [39, "State-gov", "Bachelors", "Never-Married", "Admin", "Not-in-family",
-                       "White", "Male", 2174, 0, 40, "United-States"]
     assert adult.target[0] == 0
 
 
@@ -186,8 +209,9 @@ def test_fetch_is_used_when_data_dir_unset(monkeypatch):
     monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
     fake = np.zeros((2, 28, 28), np.uint8)
     fake[0, 0, 0] = 255
-    monkeypatch.setattr(datasets, "_fetch_mnist",
-                        lambda: ((fake, np.array([3, 4], np.uint8)), (fake, np.array([5, 6]))))
+    monkeypatch.setattr(
+        datasets, "_fetch_mnist", lambda: ((fake, np.array([3, 4], np.uint8)), (fake, np.array([5, 6])))
+    )
     (x_train, y_train), (_, y_test) = datasets.load_mnist()
     assert x_train.shape == (2, 28, 28, 1) and x_train[0, 0, 0, 0] == 0.5
     np.testing.assert_array_equal(y_train, [3, 4])
@@ -202,9 +226,7 @@ def test_fetch_is_used_when_data_dir_unset(monkeypatch):
         (datasets.load_adult, "adult.data", "_download_adult"),
     ],
 )
-def test_missing_file_and_failed_download_raise_helpful_error(
-    monkeypatch, tmp_path, loader, file_name, fetcher
-):
+def test_missing_file_and_failed_download_raise_helpful_error(monkeypatch, tmp_path, loader, file_name, fetcher):
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv(datasets.DATA_DIR_ENV, str(empty))
@@ -254,7 +276,7 @@ def test_adult_split_like_alibis_example(offline):
     assert split.feature_names[:2] == ["Workclass", "Education"] and split.feature_names[8] == "Age"
     for col, n_cat in split.cat_vars_ord.items():  # one-hot blocks encode the ordinal codes
         start = list(split.cat_vars_ohe)[col]
-        np.testing.assert_array_equal(split.x_train_ohe[:, start:start + n_cat].argmax(1), split.x_train_ord[:, col])
+        np.testing.assert_array_equal(split.x_train_ohe[:, start : start + n_cat].argmax(1), split.x_train_ord[:, col])
     assert split.x_train_ord[:, 8:].min() >= -1 and split.x_train_ord[:, 8:].max() <= 1
     raw = split.unscale(split.x_train_ord[:5])
     np.testing.assert_allclose(raw[:, 8:], np.round(raw[:, 8:]), atol=1e-3)  # ages, dollars, hours are integers

@@ -2,6 +2,7 @@
 
 Runs on the blob classifier of conftest.py with tiny searches (50 steps, 2 c steps), offline.
 """
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,15 +21,24 @@ CONFIGS = {"A": loss_kwargs("A"), "C": loss_kwargs("C", theta=20.0)}
 def tiny_autoencoder(seed):
     """An untrained, seeded 4-2-4 dense autoencoder: enough for IM1/IM2 to be defined."""
     init = lambda s: tf.keras.initializers.GlorotUniform(seed=seed * 10 + s)  # noqa: E731
-    return tf.keras.Sequential([tf.keras.Input((4,)),
-                                tf.keras.layers.Dense(2, activation="tanh", kernel_initializer=init(1)),
-                                tf.keras.layers.Dense(4, kernel_initializer=init(2))])
+    return tf.keras.Sequential(
+        [
+            tf.keras.Input((4,)),
+            tf.keras.layers.Dense(2, activation="tanh", kernel_initializer=init(1)),
+            tf.keras.layers.Dense(4, kernel_initializer=init(2)),
+        ]
+    )
 
 
 def models_for(blobs):
     def factory(seed):
-        return SeedModels(classifier=blobs.model, class_aes={c: tiny_autoencoder(seed + c) for c in range(3)},
-                          ae_all=tiny_autoencoder(seed + 7), ae=tiny_autoencoder(seed + 9))
+        return SeedModels(
+            classifier=blobs.model,
+            class_aes={c: tiny_autoencoder(seed + c) for c in range(3)},
+            ae_all=tiny_autoencoder(seed + 7),
+            ae=tiny_autoencoder(seed + 9),
+        )
+
     return factory
 
 
@@ -43,13 +53,22 @@ class CountingExplain:
         def explain(self, X, *args, **kwargs):
             counter.calls += 1
             return original(self, X, *args, **kwargs)
+
         monkeypatch.setattr(CounterfactualProto, "explain", explain)
 
 
 def run(blobs, cache_dir, configs=CONFIGS, seeds=(0, 1), common=COMMON, **kwargs):
-    return experiments.run(blobs.X[ROWS], configs, models_for(blobs), seeds, blobs.X,
-                           dict(common, feature_range=blobs.feature_range), cache_dir=cache_dir,
-                           instance_ids=[100 + r for r in ROWS], **kwargs)
+    return experiments.run(
+        blobs.X[ROWS],
+        configs,
+        models_for(blobs),
+        seeds,
+        blobs.X,
+        dict(common, feature_range=blobs.feature_range),
+        cache_dir=cache_dir,
+        instance_ids=[100 + r for r in ROWS],
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +99,9 @@ def test_loss_kwargs_follow_eq_16_for_breast_cancer():
         loss_kwargs("B", losses=bc)
 
 
-@pytest.mark.parametrize("loss, kwargs, word", [("G", {}, "loss"), ("B", dict(gamma=0), "gamma"),
-                                                ("C", {}, "theta"), ("A", dict(c=0), "c")])
+@pytest.mark.parametrize(
+    "loss, kwargs, word", [("G", {}, "loss"), ("B", dict(gamma=0), "gamma"), ("C", {}, "theta"), ("A", dict(c=0), "c")]
+)
 def test_loss_kwargs_reject_missing_terms(loss, kwargs, word):
     with pytest.raises(ValueError, match=word):
         loss_kwargs(loss, **kwargs)
@@ -97,8 +117,9 @@ def test_build_explainer_passes_models_only_for_terms_used(blobs):
     e = experiments.build_explainer(models, loss_kwargs("E", theta=4.0), (1, 4), blobs.X, **common)
     assert e.ae_model is None and e.prototypes is not None and e.fitted and e.c_init == 0.0
     with pytest.raises(ValueError, match="encoder"):
-        experiments.build_explainer(models, loss_kwargs("C", theta=4.0), (1, 4), blobs.X,
-                                    prototypes="encoder", **common)
+        experiments.build_explainer(
+            models, loss_kwargs("C", theta=4.0), (1, 4), blobs.X, prototypes="encoder", **common
+        )
 
 
 # ----------------------------------------------------------------------------- the runner
@@ -127,23 +148,31 @@ def test_run_rows_match_the_explainer_and_metrics(first_run, blobs):
     """Rows of one (config, seed) equal a direct one-instance-at-a-time search and direct IM1/IM2."""
     _, result = first_run
     models = models_for(blobs)(1)
-    explainer = experiments.build_explainer(models, CONFIGS["C"], (1, 4), blobs.X,
-                                            **dict(COMMON, feature_range=blobs.feature_range))
+    explainer = experiments.build_explainer(
+        models, CONFIGS["C"], (1, 4), blobs.X, **dict(COMMON, feature_range=blobs.feature_range)
+    )
     direct = [explainer.explain(blobs.X[[r]], stop="satisfactory") for r in ROWS]
     rows = result.frame[(result.frame["config"] == "C") & (result.frame["seed"] == 1)]
     np.testing.assert_array_equal(rows["steps_to_best"], [d.steps_to_best[0] for d in direct])
     np.testing.assert_array_equal(rows["steps_to_first"], [d.steps_to_first[0] for d in direct])
     cf = result.counterfactuals("C", 1)
     np.testing.assert_allclose(cf, np.concatenate([d.cf for d in direct]), atol=1e-6)
-    np.testing.assert_allclose(result.counterfactuals("C", 1, first=True),
-                               np.concatenate([d.first_cf for d in direct]), atol=1e-6)
+    np.testing.assert_allclose(
+        result.counterfactuals("C", 1, first=True), np.concatenate([d.first_cf for d in direct]), atol=1e-6
+    )
     found = rows["found"].to_numpy()
-    np.testing.assert_allclose(rows["im1"].to_numpy()[found],
-                               metrics.im1(cf[found], rows["cf_class"].to_numpy()[found],
-                                           rows["orig_class"].to_numpy()[found], models.class_aes), rtol=1e-6)
-    np.testing.assert_allclose(rows["im2"].to_numpy()[found],
-                               metrics.im2(cf[found], rows["cf_class"].to_numpy()[found], models.class_aes,
-                                           models.ae_all), rtol=1e-6)
+    np.testing.assert_allclose(
+        rows["im1"].to_numpy()[found],
+        metrics.im1(
+            cf[found], rows["cf_class"].to_numpy()[found], rows["orig_class"].to_numpy()[found], models.class_aes
+        ),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        rows["im2"].to_numpy()[found],
+        metrics.im2(cf[found], rows["cf_class"].to_numpy()[found], models.class_aes, models.ae_all),
+        rtol=1e-6,
+    )
 
 
 def test_cache_returns_identical_results_without_explaining(first_run, blobs, monkeypatch):
@@ -190,8 +219,9 @@ def test_run_reports_the_satisfactory_and_the_first_counterfactual(first_run, bl
     # the satisfactory counterfactual comes at or after the first one, in the same c step, and is
     # at least as close (it is the c step's optimum)
     assert (frame.loc[found, "steps_to_best"] >= frame.loc[found, "steps_to_first"]).all()
-    same_c_step = (frame["steps_to_best"] - 1) // COMMON["max_iterations"] == \
-        (frame["steps_to_first"] - 1) // COMMON["max_iterations"]
+    same_c_step = (frame["steps_to_best"] - 1) // COMMON["max_iterations"] == (frame["steps_to_first"] - 1) // COMMON[
+        "max_iterations"
+    ]
     assert same_c_step[found].all()
     assert (frame.loc[found, "distance"] <= frame.loc[found, "distance_first"] + 1e-6).all()
     assert (frame.loc[found, "steps_to_best"] > frame.loc[found, "steps_to_first"]).any()
@@ -220,14 +250,16 @@ def test_summarize_uses_found_rows_and_mean_ci(first_run):
         rows = result.frame[result.frame["config"] == row["config"]]
         assert row["n"] == len(rows) and row["found"] == rows["found"].sum()
         mean, low, high = metrics.mean_ci(rows.loc[rows["found"], "steps_to_best"].to_numpy(float))
-        assert (row["steps_to_best"], row["steps_to_best_low"], row["steps_to_best_high"]) == \
-            pytest.approx((mean, low, high), nan_ok=True)
+        assert (row["steps_to_best"], row["steps_to_best_low"], row["steps_to_best_high"]) == pytest.approx(
+            (mean, low, high), nan_ok=True
+        )
 
 
 def test_batched_throughput(blobs):
     models = models_for(blobs)(0)
-    explainer = experiments.build_explainer(models, CONFIGS["C"], (1, 4), blobs.X,
-                                            **dict(COMMON, feature_range=blobs.feature_range))
+    explainer = experiments.build_explainer(
+        models, CONFIGS["C"], (1, 4), blobs.X, **dict(COMMON, feature_range=blobs.feature_range)
+    )
     out = experiments.batched_throughput(explainer, blobs.X[ROWS], repeats=2)
     assert out["instances"] == len(ROWS) and out["found"] == len(ROWS)
     assert out["instances_per_s"] == pytest.approx(len(ROWS) / out["seconds"])
@@ -263,8 +295,9 @@ def test_black_box_predict_returns_the_model_probabilities(blobs):
 
 def test_seconds_per_steps_runs_every_step_of_one_c_step(blobs, monkeypatch):
     predict = experiments.black_box_predict(blobs.model)
-    explainer = CounterfactualProto(predict, (1, 4), feature_range=blobs.feature_range, max_iterations=10,
-                                    c_init=1.0, c_steps=4)
+    explainer = CounterfactualProto(
+        predict, (1, 4), feature_range=blobs.feature_range, max_iterations=10, c_init=1.0, c_steps=4
+    )
     calls = []
     original = CounterfactualProto.explain
 
@@ -272,6 +305,7 @@ def test_seconds_per_steps_runs_every_step_of_one_c_step(blobs, monkeypatch):
         result = original(self, X, *args, **kwargs)
         calls.append(self.last_predict_calls)
         return result
+
     monkeypatch.setattr(CounterfactualProto, "explain", explain)
     seconds = experiments.seconds_per_steps(explainer, blobs.X[[0, 60, 120]], per=100)
     assert seconds.shape == (3,) and (seconds > 0).all()

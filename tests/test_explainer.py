@@ -4,6 +4,7 @@ Most tests use the blob classifier of conftest.py (3 classes, 4 features). Setti
 so that the searches do something non-trivial in few iterations (counterfactuals found at
 different steps and in different c steps); the tests check that this is so before relying on it.
 """
+
 import time
 
 import numpy as np
@@ -36,8 +37,17 @@ def assert_same_results(a, b, cf_atol):
 
 def stack_rows(results):
     """Concatenate one-row results field by field."""
-    fields = ["found", "cf", "orig_class", "cf_class", "proto_class", "steps_to_first", "steps_to_best",
-              "c", "distance"]
+    fields = [
+        "found",
+        "cf",
+        "orig_class",
+        "cf_class",
+        "proto_class",
+        "steps_to_first",
+        "steps_to_best",
+        "c",
+        "distance",
+    ]
     return type("Stacked", (), {f: np.concatenate([getattr(r, f) for r in results]) for f in fields})
 
 
@@ -46,8 +56,7 @@ def stack_rows(results):
 # e.g. lr=0.05, θ=5, c=10, the trajectories become chaotic: float32 rounding differences of
 # ~1e-7 between batched and single-row matrix products grow to O(0.1) within 30 steps, so batch
 # and single-row results then differ. That is rounding, not cross-talk between rows.)
-WHITE_BATCH = dict(use_kdtree=True, theta=20.0, c_init=1.0, c_steps=2, max_iterations=100,
-                   learning_rate_init=0.02)
+WHITE_BATCH = dict(use_kdtree=True, theta=20.0, c_init=1.0, c_steps=2, max_iterations=100, learning_rate_init=0.02)
 
 
 def test_batched_equals_one_by_one_white_box(blobs):
@@ -56,12 +65,11 @@ def test_batched_equals_one_by_one_white_box(blobs):
     assert batch.found.all()
     # some rows are found in the first c step (c = 1), others only in the second (c = 10)
     assert (batch.steps_to_first <= 100).any() and (batch.steps_to_first > 100).any()
-    single = stack_rows([explainer.explain(blobs.X_explain[i:i + 1]) for i in range(len(blobs.X_explain))])
+    single = stack_rows([explainer.explain(blobs.X_explain[i : i + 1]) for i in range(len(blobs.X_explain))])
     assert_same_results(batch, single, cf_atol=1e-5)
 
 
-BLACK_BATCH = dict(use_kdtree=True, theta=20.0, c_init=1.0, c_steps=2, max_iterations=50,
-                   learning_rate_init=0.02)
+BLACK_BATCH = dict(use_kdtree=True, theta=20.0, c_init=1.0, c_steps=2, max_iterations=50, learning_rate_init=0.02)
 
 
 def test_batched_equals_one_by_one_black_box(blobs):
@@ -70,7 +78,7 @@ def test_batched_equals_one_by_one_black_box(blobs):
     batch = explainer.explain(rows)
     assert batch.found.all()
     assert (batch.steps_to_first <= 50).any() and (batch.steps_to_first > 50).any()
-    single = stack_rows([explainer.explain(rows[i:i + 1]) for i in range(len(rows))])
+    single = stack_rows([explainer.explain(rows[i : i + 1]) for i in range(len(rows))])
     assert_same_results(batch, single, cf_atol=1e-5)
 
 
@@ -127,8 +135,9 @@ def test_black_box_without_prediction_loss_reports_bad_probabilities_as_value_er
 
 def test_black_box_with_prediction_loss_calls_predict_once_per_step(blobs):
     rec = Recorder(blobs.black_box())
-    explainer = make(blobs, rec, use_kdtree=True, theta=20.0, c_init=1.0, c_steps=1, max_iterations=20,
-                     update_num_grad=1)
+    explainer = make(
+        blobs, rec, use_kdtree=True, theta=20.0, c_init=1.0, c_steps=1, max_iterations=20, update_num_grad=1
+    )
     rec.sizes.clear()
     explainer.explain(blobs.X_explain[:3])
     assert explainer.last_predict_calls == 20
@@ -141,8 +150,9 @@ def test_black_box_with_prediction_loss_calls_predict_once_per_step(blobs):
 
 def test_black_box_update_num_grad_accumulates_points(blobs):
     rec = Recorder(blobs.black_box())
-    explainer = make(blobs, rec, use_kdtree=True, theta=20.0, c_init=1.0, c_steps=1, max_iterations=10,
-                     update_num_grad=3)
+    explainer = make(
+        blobs, rec, use_kdtree=True, theta=20.0, c_init=1.0, c_steps=1, max_iterations=10, update_num_grad=3
+    )
     rec.sizes.clear()
     explainer.explain(blobs.X_explain[:3])
     assert explainer.last_predict_calls == 10
@@ -154,8 +164,7 @@ def test_black_box_update_num_grad_accumulates_points(blobs):
 
 
 def test_black_box_small_max_predict_rows_splits_calls_with_same_result(blobs):
-    kwargs = dict(use_kdtree=True, theta=30.0, c_init=1.0, c_steps=1, max_iterations=20,
-                  learning_rate_init=0.02)
+    kwargs = dict(use_kdtree=True, theta=30.0, c_init=1.0, c_steps=1, max_iterations=20, learning_rate_init=0.02)
     rows = blobs.X_explain[:3]
     ref_explainer = make(blobs, blobs.black_box(), **kwargs)
     ref = ref_explainer.explain(rows)
@@ -175,8 +184,7 @@ def test_black_box_small_max_predict_rows_splits_calls_with_same_result(blobs):
 def test_white_and_black_box_identical_without_prediction_loss(blobs, batch):
     # With c = 0 neither path uses the prediction gradient: the same algorithm on the same numbers
     # (the black box runs inside the compiled loop then, at any batch size, batch 1 included).
-    kwargs = dict(use_kdtree=True, theta=20.0, c_init=0.0, c_steps=1, max_iterations=100,
-                  learning_rate_init=0.02)
+    kwargs = dict(use_kdtree=True, theta=20.0, c_init=0.0, c_steps=1, max_iterations=100, learning_rate_init=0.02)
     X = blobs.X_explain
     if batch == "one":  # the first row that has a counterfactual
         X = X[[int(np.argmax(make(blobs, **kwargs).explain(X).found))]]
@@ -211,8 +219,9 @@ def test_white_and_black_box_agree(blobs):
     # (alibi's schedule, see the test above), the white box the exact gradient at y_k every step.
     # With the prototype term dominating (θ = 30) the iterations contract, the early difference
     # dies out and both find the same class, at the same step, within 1e-4.
-    kwargs = dict(use_kdtree=True, theta=30.0, c_init=1.0, c_steps=1, max_iterations=100,
-                  learning_rate_init=0.02, kappa=0.0)
+    kwargs = dict(
+        use_kdtree=True, theta=30.0, c_init=1.0, c_steps=1, max_iterations=100, learning_rate_init=0.02, kappa=0.0
+    )
     white = make(blobs, **kwargs).explain(blobs.X_explain)
     black = make(blobs, blobs.black_box(), proba_perturbation="coordinate", **kwargs).explain(blobs.X_explain)
     assert white.found.all() and black.found.all()
@@ -263,8 +272,18 @@ def _autoencoder():
 def test_record_losses_white_box_with_autoencoder_and_encoder(blobs):
     ae, enc = _autoencoder()
     beta, gamma, theta, c_init = 0.1, 0.5, 10.0, 1.0
-    explainer = make(blobs, gamma=gamma, theta=theta, beta=beta, ae_model=ae, enc_model=enc, c_init=c_init,
-                     c_steps=2, max_iterations=30, learning_rate_init=0.05)
+    explainer = make(
+        blobs,
+        gamma=gamma,
+        theta=theta,
+        beta=beta,
+        ae_model=ae,
+        enc_model=enc,
+        c_init=c_init,
+        c_steps=2,
+        max_iterations=30,
+        learning_rate_init=0.05,
+    )
     X = blobs.X_explain
     result = explainer.explain(X, record_losses=True)
     hist = result.loss_history
@@ -282,15 +301,13 @@ def test_record_losses_white_box_with_autoencoder_and_encoder(blobs):
     at_best = {t: hist[t][c_idx, it, rows] for t in LOSS_TERMS}
     delta = result.cf - X
     np.testing.assert_allclose(at_best["l1"], np.abs(delta).sum(1), rtol=1e-5)
-    np.testing.assert_allclose(at_best["l2"], (delta ** 2).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(at_best["l2"], (delta**2).sum(1), rtol=1e-5)
     np.testing.assert_allclose(beta * at_best["l1"] + at_best["l2"], result.distance, rtol=1e-5)
-    np.testing.assert_allclose(at_best["ae"], gamma * ((ae(result.cf).numpy() - result.cf) ** 2).sum(1),
-                               rtol=1e-4)
+    np.testing.assert_allclose(at_best["ae"], gamma * ((ae(result.cf).numpy() - result.cf) ** 2).sum(1), rtol=1e-4)
     allowed = np.ones((len(X), 3), bool)
     allowed[rows, result.orig_class] = False
     proto = explainer.prototypes.select(X, allowed).prototype
-    np.testing.assert_allclose(at_best["proto"], theta * ((enc(result.cf).numpy() - proto) ** 2).sum(1),
-                               rtol=1e-4)
+    np.testing.assert_allclose(at_best["proto"], theta * ((enc(result.cf).numpy() - proto) ** 2).sum(1), rtol=1e-4)
     # the prediction term is c·L_pred; at a counterfactual another class wins, so it is 0 (κ = 0)
     assert np.all(at_best["pred"] == 0)
     # before any step the original class wins: the first iterate of the first c step has L_pred > 0
@@ -301,15 +318,16 @@ def test_record_losses_white_box_with_autoencoder_and_encoder(blobs):
 
 def test_record_losses_black_box(blobs):
     beta = 0.1
-    explainer = make(blobs, blobs.black_box(), use_kdtree=True, theta=20.0, beta=beta, c_init=1.0, c_steps=2,
-                     max_iterations=15)
+    explainer = make(
+        blobs, blobs.black_box(), use_kdtree=True, theta=20.0, beta=beta, c_init=1.0, c_steps=2, max_iterations=15
+    )
     X = blobs.X_explain[:3]
     hist = explainer.explain(X, record_losses=True).loss_history
     for term in LOSS_TERMS:
         assert hist[term].shape == (2, 15, 3)
-    np.testing.assert_allclose(hist["total"],
-                               hist["pred"] + beta * hist["l1"] + hist["l2"] + hist["ae"] + hist["proto"],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        hist["total"], hist["pred"] + beta * hist["l1"] + hist["l2"] + hist["ae"] + hist["proto"], rtol=1e-5
+    )
     assert np.all(hist["ae"] == 0) and np.all(hist["proto"] > 0)
     # pred is c·L_pred with c = 1 in the first c step, so it lies in [0, 1]
     assert np.all((hist["pred"][0] >= 0) & (hist["pred"][0] <= 1))
@@ -349,10 +367,10 @@ def test_stop_at_first(blobs, box):
     assert np.all(np.isnan(total_stop[end:]))
     for row, first in enumerate(full.steps_to_first):
         np.testing.assert_allclose(total_stop[:first, row], total_full[:first, row], rtol=1e-6)
-        np.testing.assert_allclose(total_stop[first - 1:end, row], total_stop[first - 1, row], rtol=1e-6)
+        np.testing.assert_allclose(total_stop[first - 1 : end, row], total_stop[first - 1, row], rtol=1e-6)
     # rows stop independently, so the batch equals explaining each row alone
     for row in range(len(X)):
-        alone = explainer.explain(X[row:row + 1], stop="first")
+        alone = explainer.explain(X[row : row + 1], stop="first")
         assert alone.steps_to_first[0] == stop.steps_to_first[row]
         # STOP's settings (lr 0.05, c 10) are chaotic (see WHITE_BATCH): float32 rounding that depends on
         # the batch size moves the iterates by up to 0.044 on an AVX2 EPYC (3e-5 to 0.044 with the test
@@ -368,15 +386,16 @@ def test_step_segments_cover_the_c_step_with_doubling_lengths():
 
 def test_stop_at_first_batch_in_segments_equals_one_loop_and_each_row_alone(blobs):
     # first counterfactuals spread over every segment of a c step and over three c steps
-    explainer = make(blobs, use_kdtree=True, theta=1.0, c_init=1.0, c_steps=3, max_iterations=200,
-                     learning_rate_init=0.05)
+    explainer = make(
+        blobs, use_kdtree=True, theta=1.0, c_init=1.0, c_steps=3, max_iterations=200, learning_rate_init=0.05
+    )
     X = blobs.X[::6]
     batch = explainer.explain(X, stop="first")  # segments, finished rows dropped
     one_loop = explainer.explain(X, stop="first", record_losses=True)  # one loop, rows masked
     firsts = batch.steps_to_first[batch.found]
     assert 0 < batch.found.sum() < len(X)
     assert firsts.min() <= 10 and np.any((firsts > 30) & (firsts <= 200)) and firsts.max() > 200
-    alone = [explainer.explain(X[i:i + 1], stop="first") for i in range(len(X))]  # one loop each
+    alone = [explainer.explain(X[i : i + 1], stop="first") for i in range(len(X))]  # one loop each
 
     def column(name):
         return np.concatenate([getattr(a, name) for a in alone])
@@ -385,8 +404,10 @@ def test_stop_at_first_batch_in_segments_equals_one_loop_and_each_row_alone(blob
         np.testing.assert_array_equal(getattr(batch, name), getattr(one_loop, name))
         np.testing.assert_array_equal(getattr(batch, name), column(name))
     found = batch.found
-    for other_c, other_cf, other_distance in ((one_loop.c, one_loop.cf, one_loop.distance),
-                                              (column("c"), column("cf"), column("distance"))):
+    for other_c, other_cf, other_distance in (
+        (one_loop.c, one_loop.cf, one_loop.distance),
+        (column("c"), column("cf"), column("distance")),
+    ):
         np.testing.assert_array_equal(batch.c[found], other_c[found])
         # same steps and classes; the iterates differ by float32 rounding that depends on the batch
         # size (up to 1.4e-3, distances 1.3e-3 relative, on an AVX2 EPYC with c = 100, lr = 0.05; issue 13)
@@ -397,8 +418,17 @@ def test_stop_at_first_batch_in_segments_equals_one_loop_and_each_row_alone(blob
 def test_stop_at_first_drops_finished_rows_from_the_compiled_loop(blobs):
     # a black box with c = 0 runs compiled and calls predict once per step on the rows in the batch
     rec = Recorder(blobs.black_box())
-    explainer = make(blobs, rec, use_kdtree=True, theta=10.0, beta=0.01, c_init=0.0, c_steps=1,
-                     max_iterations=200, learning_rate_init=0.002)
+    explainer = make(
+        blobs,
+        rec,
+        use_kdtree=True,
+        theta=10.0,
+        beta=0.01,
+        c_init=0.0,
+        c_steps=1,
+        max_iterations=200,
+        learning_rate_init=0.002,
+    )
     X = blobs.X[::3]
     rec.sizes.clear()
     result = explainer.explain(X, stop="first")
@@ -444,8 +474,7 @@ def test_black_box_stop_at_first_pads_history_with_nan(blobs):
 
 
 def test_stop_at_first_ends_c_step_once_every_row_has_a_counterfactual(blobs):
-    kwargs = dict(use_kdtree=True, theta=3.0, c_init=10.0, c_steps=2, max_iterations=100,
-                  learning_rate_init=0.05)
+    kwargs = dict(use_kdtree=True, theta=3.0, c_init=10.0, c_steps=2, max_iterations=100, learning_rate_init=0.05)
     explainer = make(blobs, blobs.black_box(), **kwargs)
     rows = blobs.X[[0, 60]]
     result = explainer.explain(rows, stop="first")
@@ -657,8 +686,9 @@ def _breast_cancer_model():
     from cgp_lib.repro.models import breast_cancer_mlp, train_cached
 
     (x_train, y_train), (x_test, y_test), _ = load_breast_cancer()
-    trained = train_cached(breast_cancer_mlp, x_train, np.eye(2, dtype=np.float32)[y_train],
-                           epochs=500, batch_size=32, seed=0)
+    trained = train_cached(
+        breast_cancer_mlp, x_train, np.eye(2, dtype=np.float32)[y_train], epochs=500, batch_size=32, seed=0
+    )
     model = trained.model
     accuracy = float(np.mean(model(x_test).numpy().argmax(1) == y_test))
     assert accuracy >= 0.9, f"test accuracy {accuracy}"
@@ -689,8 +719,6 @@ def test_end_to_end_breast_cancer():
     print(f"end-to-end explain of 19 instances, 1000 iterations: {seconds:.2f} s")
 
 
-
-
 @pytest.mark.parametrize("box", ["white", "black"])
 def test_record_path_holds_the_iterates_and_ends_at_the_best(blobs, box):
     predict = None if box == "white" else blobs.black_box()
@@ -708,8 +736,7 @@ def test_record_path_holds_the_iterates_and_ends_at_the_best(blobs, box):
 
 
 # ----------------------------------------------------------------------------- stop="satisfactory"
-SATISFACTORY = dict(use_kdtree=True, theta=20.0, c_init=1.0, c_steps=3, max_iterations=100,
-                    learning_rate_init=0.02)
+SATISFACTORY = dict(use_kdtree=True, theta=20.0, c_init=1.0, c_steps=3, max_iterations=100, learning_rate_init=0.02)
 
 
 def valid_iterates(explainer, path, orig_class):
@@ -729,7 +756,7 @@ def test_satisfactory_is_the_optimum_of_the_first_successful_c_step(blobs, box):
     assert result.found.all() and result.stop == "satisfactory"
     valid = valid_iterates(explainer, result.path, result.orig_class)
     delta = result.path - X[None, None]
-    distance = 0.1 * np.abs(delta).sum(-1) + (delta ** 2).sum(-1)  # β·L1 + L2 of every iterate
+    distance = 0.1 * np.abs(delta).sum(-1) + (delta**2).sum(-1)  # β·L1 + L2 of every iterate
     first_c_step = []
     for row in range(len(X)):
         c_step = int(np.flatnonzero(valid[:, :, row].any(axis=1))[0])  # first c step with a counterfactual
@@ -740,9 +767,10 @@ def test_satisfactory_is_the_optimum_of_the_first_successful_c_step(blobs, box):
         assert result.steps_to_first[row] == c_step * 100 + int(np.argmax(valid[c_step, :, row])) + 1
         np.testing.assert_allclose(result.cf[row], result.path[c_step, n_star, row], atol=1e-6)
         np.testing.assert_allclose(result.distance[row], d[n_star], rtol=1e-5)
-        np.testing.assert_allclose(result.first_cf[row], result.path[c_step, result.steps_to_first[row] - 1
-                                                                     - c_step * 100, row], atol=1e-6)
-        assert result.c[row] == 10.0 ** c_step  # c ×10 per c step until the first counterfactual
+        np.testing.assert_allclose(
+            result.first_cf[row], result.path[c_step, result.steps_to_first[row] - 1 - c_step * 100, row], atol=1e-6
+        )
+        assert result.c[row] == 10.0**c_step  # c ×10 per c step until the first counterfactual
     # the case includes a row found in the first c step and a row found only in the second,
     # and rows whose optimum comes after their first counterfactual
     assert 0 in first_c_step and 1 in first_c_step
@@ -756,7 +784,7 @@ def test_satisfactory_batch_equals_each_row_alone_and_differs_from_the_other_rul
     explainer = make(blobs, **SATISFACTORY)
     X = blobs.X_explain
     batch = explainer.explain(X, stop="satisfactory")
-    alone = stack_rows([explainer.explain(X[i:i + 1], stop="satisfactory") for i in range(len(X))])
+    alone = stack_rows([explainer.explain(X[i : i + 1], stop="satisfactory") for i in range(len(X))])
     assert_same_results(batch, alone, cf_atol=1e-5)
     full = explainer.explain(X)  # every c step
     first = explainer.explain(X, stop="first")
@@ -777,6 +805,7 @@ def test_satisfactory_leaves_stopped_rows_out_of_later_c_steps(blobs, monkeypatc
     def run_c_step(X_rows, *args):
         sizes.append(len(X_rows))
         return original(X_rows, *args)
+
     monkeypatch.setattr(explainer, "_run_c_step", run_c_step)
     result = explainer.explain(X, stop="satisfactory")
     c_step = (result.steps_to_best - 1) // 100  # c step of each row's counterfactual

@@ -2,6 +2,7 @@
 
 All values are dyadic fractions (exact in float32) so equality can be exact.
 """
+
 import math
 
 import numpy as np
@@ -53,13 +54,16 @@ def test_project():
     np.testing.assert_array_equal(_np(fista.project(x, lower, upper)), [[-1.0, 0.5, 5.0], [1.0, 0.0, 2.0]])
 
 
-@pytest.mark.parametrize("step, expected", [
-    (0, 0.01),                      # lr_0
-    (50, 0.01 * math.sqrt(0.5)),    # k = K/2
-    (100, 0.0),                     # k = K
-    (150, 0.0),                     # beyond K: clamped, not NaN
-    (25, 0.01 * math.sqrt(0.75)),
-])
+@pytest.mark.parametrize(
+    "step, expected",
+    [
+        (0, 0.01),  # lr_0
+        (50, 0.01 * math.sqrt(0.5)),  # k = K/2
+        (100, 0.0),  # k = K
+        (150, 0.0),  # beyond K: clamped, not NaN
+        (25, 0.01 * math.sqrt(0.75)),
+    ],
+)
 def test_learning_rate_schedule(step, expected):
     lr = float(fista.learning_rate(step, 0.01, 100))
     assert lr == pytest.approx(expected, rel=1e-6, abs=1e-12)

@@ -1,4 +1,5 @@
 """Numerical gradients of L_pred (eq. 11-12) and the batched black-box predictor."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,18 +8,18 @@ from cgp_lib.gradients import BatchedPredictor, loss_gradient_wrt_proba, numeric
 from cgp_lib.losses import prediction_loss
 
 # Points between the blobs where the trained classifier is unsure (checked in _active_points).
-POINTS = np.array([[1.2, 0.3, 0.1, -0.2],
-                   [0.4, 1.3, 0.2, 0.1],
-                   [1.3, 1.3, 0.0, 0.0]])
+POINTS = np.array([[1.2, 0.3, 0.1, -0.2], [0.4, 1.3, 0.2, 0.1], [1.3, 1.3, 0.0, 0.0]])
 
 
 def _float64_copy(model):
     """The blob classifier rebuilt with float64 weights and computations."""
-    m64 = tf.keras.Sequential([
-        tf.keras.Input((4,), dtype="float64"),
-        tf.keras.layers.Dense(16, activation="tanh", dtype="float64"),
-        tf.keras.layers.Dense(3, activation="softmax", dtype="float64"),
-    ])
+    m64 = tf.keras.Sequential(
+        [
+            tf.keras.Input((4,), dtype="float64"),
+            tf.keras.layers.Dense(16, activation="tanh", dtype="float64"),
+            tf.keras.layers.Dense(3, activation="softmax", dtype="float64"),
+        ]
+    )
     m64.set_weights([w.astype(np.float64) for w in model.get_weights()])
     return m64
 

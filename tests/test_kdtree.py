@@ -57,8 +57,7 @@ def test_k_equals_n_returns_all_points_sorted(n, d, leaf_size):
     assert_matches_scipy(data, X, n, dist, idx)
     for row in range(len(X)):
         assert sorted(idx[row]) == list(range(n))
-        np.testing.assert_allclose(dist[row], np.sort(np.linalg.norm(data - X[row], axis=1)),
-                                   rtol=1e-12, atol=0)
+        np.testing.assert_allclose(dist[row], np.sort(np.linalg.norm(data - X[row], axis=1)), rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("leaf_size", [1, 3, 40])
@@ -136,14 +135,17 @@ def test_pruning_visits_few_leaves():
     assert tree.last_query_leaves_visited.max() <= tree.n_leaves // 10
 
 
-@pytest.mark.parametrize("data", [
-    np.zeros(5),                     # 1-D
-    np.zeros((2, 3, 4)),             # 3-D
-    np.zeros((0, 3)),                # no points
-    np.zeros((3, 0)),                # no dimensions
-    [[0.0, np.nan], [1.0, 2.0]],
-    [[0.0, np.inf], [1.0, 2.0]],
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        np.zeros(5),  # 1-D
+        np.zeros((2, 3, 4)),  # 3-D
+        np.zeros((0, 3)),  # no points
+        np.zeros((3, 0)),  # no dimensions
+        [[0.0, np.nan], [1.0, 2.0]],
+        [[0.0, np.inf], [1.0, 2.0]],
+    ],
+)
 def test_bad_data_raises(data):
     with pytest.raises(ValueError, match="data"):
         KDTree(data)

@@ -1,4 +1,5 @@
 """The loss terms (paper eq. 2-4, 9-10) on small hand-computed tensors."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -6,12 +7,14 @@ import tensorflow as tf
 from cgp_lib.losses import autoencoder_loss, elastic_net, l1_norm, l2_squared, prediction_loss, prototype_loss
 
 # Three rows, three classes. Original classes: 0, 0, 2.
-PROBA = tf.constant([[0.7, 0.2, 0.1],    # original class wins by 0.5 over class 1
-                     [0.3, 0.6, 0.1],    # class 1 beats the original class 0 by 0.3
-                     [0.25, 0.35, 0.4]])  # original class 2 wins by 0.05 over class 1
-ONEHOT = tf.constant([[1.0, 0.0, 0.0],
-                      [1.0, 0.0, 0.0],
-                      [0.0, 0.0, 1.0]])
+PROBA = tf.constant(
+    [
+        [0.7, 0.2, 0.1],  # original class wins by 0.5 over class 1
+        [0.3, 0.6, 0.1],  # class 1 beats the original class 0 by 0.3
+        [0.25, 0.35, 0.4],
+    ]
+)  # original class 2 wins by 0.05 over class 1
+ONEHOT = tf.constant([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 
 
 def test_prediction_loss_kappa_zero():
@@ -28,10 +31,12 @@ def test_prediction_loss_kappa_positive():
 
 def test_prediction_loss_zero_once_other_class_wins_by_kappa():
     onehot = tf.constant([[1.0, 0.0]])
-    for p0, kappa, expected in [(0.4, 0.1, 0.0),   # other wins by 0.2 >= 0.1
-                                (0.4, 0.25, 0.05),  # other wins by 0.2 < 0.25
-                                (0.45, 0.1, 0.0),  # other wins by exactly 0.1 (zero at the margin)
-                                (0.6, 0.0, 0.2)]:
+    for p0, kappa, expected in [
+        (0.4, 0.1, 0.0),  # other wins by 0.2 >= 0.1
+        (0.4, 0.25, 0.05),  # other wins by 0.2 < 0.25
+        (0.45, 0.1, 0.0),  # other wins by exactly 0.1 (zero at the margin)
+        (0.6, 0.0, 0.2),
+    ]:
         loss = prediction_loss(tf.constant([[p0, 1.0 - p0]]), onehot, kappa).numpy()
         np.testing.assert_allclose(loss, [expected], atol=1e-6)
 
@@ -42,9 +47,7 @@ def test_prediction_loss_max_excludes_original_class():
     np.testing.assert_allclose(loss.numpy(), [1.0])
 
 
-DELTA = tf.constant([[1.0, -2.0, 0.5],
-                     [0.0, 0.0, 0.0],
-                     [-3.0, 4.0, 0.0]])
+DELTA = tf.constant([[1.0, -2.0, 0.5], [0.0, 0.0, 0.0], [-3.0, 4.0, 0.0]])
 
 
 def test_l1_l2_per_row():
@@ -63,7 +66,7 @@ def test_norms_sum_over_all_non_batch_axes():
     delta = tf.reshape(tf.range(-8.0, 8.0), (2, 2, 2, 2))
     flat = np.arange(-8.0, 8.0).reshape(2, 8)
     np.testing.assert_allclose(l1_norm(delta).numpy(), np.abs(flat).sum(1))  # [36, 28]
-    np.testing.assert_allclose(l2_squared(delta).numpy(), (flat ** 2).sum(1))  # [204, 140]
+    np.testing.assert_allclose(l2_squared(delta).numpy(), (flat**2).sum(1))  # [204, 140]
     assert l1_norm(delta).numpy().tolist() == [36.0, 28.0]
 
 

@@ -1,4 +1,5 @@
 """Tests of cgp_lib.metrics with hand-computed values."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,7 @@ X = np.array([[1.0, -2.0], [3.0, 0.0], [0.5, 0.5]])
 def test_im1_zero_autoencoder_against_identity():
     # AE_i = zeros: numerator ||x||^2; AE_t0 = identity: denominator 0 + eps.
     eps = 0.5
-    values = metrics.im1(X, cf_class=[1, 1, 1], orig_class=[0, 0, 0],
-                         class_aes={0: identity, 1: zeros}, eps=eps)
+    values = metrics.im1(X, cf_class=[1, 1, 1], orig_class=[0, 0, 0], class_aes={0: identity, 1: zeros}, eps=eps)
     np.testing.assert_allclose(values, np.array([5.0, 9.0, 0.5]) / eps)
     assert values.shape == (3,)
 
@@ -67,10 +67,8 @@ def test_im1_dispatches_per_row_and_calls_each_ae_once():
 
 def test_im1_accepts_images_and_keras_models():
     tf = pytest.importorskip("tensorflow")
-    ae_zero = tf.keras.Sequential([tf.keras.Input((2, 2, 1)),
-                                   tf.keras.layers.Lambda(lambda t: 0.0 * t)])
-    ae_half = tf.keras.Sequential([tf.keras.Input((2, 2, 1)),
-                                   tf.keras.layers.Lambda(lambda t: 0.5 * t)])
+    ae_zero = tf.keras.Sequential([tf.keras.Input((2, 2, 1)), tf.keras.layers.Lambda(lambda t: 0.0 * t)])
+    ae_half = tf.keras.Sequential([tf.keras.Input((2, 2, 1)), tf.keras.layers.Lambda(lambda t: 0.5 * t)])
     x = np.arange(8, dtype=np.float64).reshape(2, 2, 2, 1)
     values = metrics.im1(x, [0, 0], [1, 1], {0: ae_zero, 1: ae_half}, eps=0.0)
     np.testing.assert_allclose(values, [4.0, 4.0], rtol=1e-6)  # ||x||^2 / (||x||^2 / 4)
@@ -91,8 +89,7 @@ def test_im1_accepts_images_and_keras_models():
     ],
 )
 def test_im1_rejects_bad_arguments(kwargs, name):
-    arguments = {"x_cf": X, "cf_class": [1, 1, 1], "orig_class": [0, 0, 0],
-                 "class_aes": {0: identity, 1: zeros}}
+    arguments = {"x_cf": X, "cf_class": [1, 1, 1], "orig_class": [0, 0, 0], "class_aes": {0: identity, 1: zeros}}
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=name):
         metrics.im1(**arguments)
@@ -132,8 +129,7 @@ def test_im2_unknown_class_names_argument():
 # ------------------------------------------------------------------------------ EN (eq. 3)
 def test_elastic_net_per_row():
     delta = np.array([[1.0, -2.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.5, -0.5]])
-    np.testing.assert_allclose(metrics.elastic_net(delta, beta=0.1),
-                               [0.1 * 3 + 5, 0.0, 0.1 * 1.5 + 0.75])
+    np.testing.assert_allclose(metrics.elastic_net(delta, beta=0.1), [0.1 * 3 + 5, 0.0, 0.1 * 1.5 + 0.75])
     images = delta.reshape(3, 3, 1, 1)
     np.testing.assert_allclose(metrics.elastic_net(images, 0.0), [5.0, 0.0, 0.75])
     with pytest.raises(ValueError, match="beta"):

@@ -1,4 +1,5 @@
 """Tests of cgp_lib.repro.models: architectures, the upsampling layer and cached training."""
+
 from __future__ import annotations
 
 import json
@@ -54,13 +55,21 @@ def test_autoencoders_are_sequential_enc_dec(build, input_shape, latent_shape):
 def test_mnist_cnn_layer_sequence_matches_appendix_b():
     model = models.mnist_cnn(seed=0)
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds == ["Conv2D", "MaxPooling2D", "Dropout", "Conv2D", "MaxPooling2D", "Dropout",
-                     "Flatten", "Dense", "Dropout", "Dense"]
+    assert kinds == [
+        "Conv2D",
+        "MaxPooling2D",
+        "Dropout",
+        "Conv2D",
+        "MaxPooling2D",
+        "Dropout",
+        "Flatten",
+        "Dense",
+        "Dropout",
+        "Dense",
+    ]
     convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
-    assert [(c.filters, c.kernel_size, c.padding) for c in convs] == [
-        (64, (2, 2), "same"), (32, (2, 2), "same")]
-    assert [layer.rate for layer in model.layers if isinstance(layer, tf.keras.layers.Dropout)] == [
-        0.3, 0.3, 0.5]
+    assert [(c.filters, c.kernel_size, c.padding) for c in convs] == [(64, (2, 2), "same"), (32, (2, 2), "same")]
+    assert [layer.rate for layer in model.layers if isinstance(layer, tf.keras.layers.Dropout)] == [0.3, 0.3, 0.5]
     assert model.count_params() == 412778
 
 
@@ -92,8 +101,7 @@ def test_nearest_upsampling_equals_keras_upsampling(size, shape):
             y = layer(x)
             exact_loss = tf.reduce_sum(y * integer_weights)
             float_loss = tf.reduce_sum(tf.square(y) * float_weights)
-        return (y.numpy(), tape.gradient(exact_loss, x).numpy(),
-                tape.gradient(float_loss, x).numpy())
+        return (y.numpy(), tape.gradient(exact_loss, x).numpy(), tape.gradient(float_loss, x).numpy())
 
     y_ours, exact_ours, float_ours = value_and_grads(ours)
     y_ref, exact_ref, float_ref = value_and_grads(reference)
@@ -137,21 +145,19 @@ def _tabular(n=40, seed=0):
 
 def test_train_cached_trains_once_then_loads(tmp_path):
     x, y = _tabular()
-    first = models.train_cached(models.breast_cancer_mlp, x, y, epochs=2, batch_size=16,
-                                seed=7, cache_dir=tmp_path)
-    second = models.train_cached(models.breast_cancer_mlp, x, y, epochs=2, batch_size=16,
-                                 seed=7, cache_dir=tmp_path)
+    first = models.train_cached(models.breast_cancer_mlp, x, y, epochs=2, batch_size=16, seed=7, cache_dir=tmp_path)
+    second = models.train_cached(models.breast_cancer_mlp, x, y, epochs=2, batch_size=16, seed=7, cache_dir=tmp_path)
     assert not first.from_cache and second.from_cache
     assert first.key == second.key and second.weights_path == first.weights_path
     assert first.weights_path.is_file()
-    np.testing.assert_array_equal(first.model.predict(x, verbose=0),
-                                  second.model.predict(x, verbose=0))
+    np.testing.assert_array_equal(first.model.predict(x, verbose=0), second.model.predict(x, verbose=0))
     # Training changed the weights away from the seed's initialisation.
     initial = models.breast_cancer_mlp(seed=7).get_weights()[0]
     assert not np.array_equal(initial, second.model.get_weights()[0])
     assert len(first.history["loss"]) == 2 and second.history == first.history
-    sidecar = json.loads(first.weights_path.with_name(
-        first.weights_path.name.replace(".weights.npz", ".json")).read_text())
+    sidecar = json.loads(
+        first.weights_path.with_name(first.weights_path.name.replace(".weights.npz", ".json")).read_text()
+    )
     assert sidecar["key"] == first.key
     assert sidecar["inputs"]["seed"] == 7 and sidecar["inputs"]["epochs"] == 2
     assert sidecar["history"]["loss"] == first.history["loss"]
@@ -159,17 +165,17 @@ def test_train_cached_trains_once_then_loads(tmp_path):
 
 def test_train_cached_loads_weights_into_all_parts(tmp_path):
     x, _ = _tabular(n=32)
-    first = models.train_cached(models.breast_cancer_autoencoder, x, x, epochs=1,
-                                batch_size=16, seed=1, cache_dir=tmp_path)
-    second = models.train_cached(models.breast_cancer_autoencoder, x, x, epochs=1,
-                                 batch_size=16, seed=1, cache_dir=tmp_path)
+    first = models.train_cached(
+        models.breast_cancer_autoencoder, x, x, epochs=1, batch_size=16, seed=1, cache_dir=tmp_path
+    )
+    second = models.train_cached(
+        models.breast_cancer_autoencoder, x, x, epochs=1, batch_size=16, seed=1, cache_dir=tmp_path
+    )
     assert second.from_cache and len(second.parts) == 3
     ae, enc, dec = second.parts
     assert ae is second.model
-    np.testing.assert_array_equal(enc.predict(x, verbose=0),
-                                  first.parts[1].predict(x, verbose=0))
-    np.testing.assert_array_equal(dec.predict(enc.predict(x, verbose=0), verbose=0),
-                                  ae.predict(x, verbose=0))
+    np.testing.assert_array_equal(enc.predict(x, verbose=0), first.parts[1].predict(x, verbose=0))
+    np.testing.assert_array_equal(dec.predict(enc.predict(x, verbose=0), verbose=0), ae.predict(x, verbose=0))
 
 
 def test_cache_key_depends_on_seed_data_and_schedule_not_on_layer_names():
@@ -177,8 +183,7 @@ def test_cache_key_depends_on_seed_data_and_schedule_not_on_layer_names():
 
     def key(build_seed=0, seed=0, data=x, epochs=1, batch_size=8):
         model = models.breast_cancer_mlp(seed=build_seed)
-        return models.training_cache_key(model, data, y, epochs=epochs,
-                                         batch_size=batch_size, seed=seed)
+        return models.training_cache_key(model, data, y, epochs=epochs, batch_size=batch_size, seed=seed)
 
     reference = key()
     assert key() == reference  # a rebuilt model gets new automatic layer names
@@ -191,10 +196,8 @@ def test_cache_key_depends_on_seed_data_and_schedule_not_on_layer_names():
 
 def test_train_cached_retrains_under_a_new_seed(tmp_path):
     x, y = _tabular(n=24)
-    first = models.train_cached(models.breast_cancer_mlp, x, y, epochs=1, batch_size=8,
-                                seed=0, cache_dir=tmp_path)
-    other = models.train_cached(models.breast_cancer_mlp, x, y, epochs=1, batch_size=8,
-                                seed=1, cache_dir=tmp_path)
+    first = models.train_cached(models.breast_cancer_mlp, x, y, epochs=1, batch_size=8, seed=0, cache_dir=tmp_path)
+    other = models.train_cached(models.breast_cancer_mlp, x, y, epochs=1, batch_size=8, seed=1, cache_dir=tmp_path)
     assert not other.from_cache and other.key != first.key
     assert len(list(tmp_path.glob("*.weights.npz"))) == 2
 
@@ -202,8 +205,7 @@ def test_train_cached_retrains_under_a_new_seed(tmp_path):
 def test_train_cached_uses_env_cache_dir_and_rejects_uncompiled(tmp_path, monkeypatch):
     monkeypatch.setenv(models.CACHE_DIR_ENV, str(tmp_path / "env-cache"))
     x, y = _tabular(n=16)
-    trained = models.train_cached(models.breast_cancer_mlp, x, y, epochs=1, batch_size=8,
-                                  seed=0, name="tiny")
+    trained = models.train_cached(models.breast_cancer_mlp, x, y, epochs=1, batch_size=8, seed=0, name="tiny")
     assert trained.weights_path.parent == tmp_path / "env-cache" / "models"
     assert trained.weights_path.name.startswith("tiny-")
 
@@ -211,15 +213,15 @@ def test_train_cached_uses_env_cache_dir_and_rejects_uncompiled(tmp_path, monkey
         return tf.keras.Sequential([tf.keras.Input((30,)), tf.keras.layers.Dense(2)])
 
     with pytest.raises(ValueError, match="compiled"):
-        models.train_cached(uncompiled, x, y, epochs=1, batch_size=8, seed=0,
-                            cache_dir=tmp_path)
+        models.train_cached(uncompiled, x, y, epochs=1, batch_size=8, seed=0, cache_dir=tmp_path)
 
 
 def test_train_cached_is_reproducible_for_a_seed(tmp_path):
     x, y = _tabular(n=32)
     runs = [
-        models.train_cached(models.breast_cancer_mlp, x, y, epochs=2, batch_size=8, seed=5,
-                            cache_dir=tmp_path / f"run{i}")
+        models.train_cached(
+            models.breast_cancer_mlp, x, y, epochs=2, batch_size=8, seed=5, cache_dir=tmp_path / f"run{i}"
+        )
         for i in range(2)
     ]
     assert not runs[0].from_cache and not runs[1].from_cache

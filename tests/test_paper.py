@@ -1,4 +1,5 @@
 """The paper's numbers as cgp_lib.repro.paper holds them, checked against the paper's text."""
+
 import pytest
 
 from cgp_lib.repro import paper

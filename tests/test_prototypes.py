@@ -1,4 +1,5 @@
 """Prototype strategies (paper section 3.3, Algorithms 1 and 2) on toy sets with known answers."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -6,21 +7,33 @@ import tensorflow as tf
 from cgp_lib.prototypes import EncoderPrototypes, KDTreePrototypes
 
 # 2-D toy set: class 0 near (0, 0), class 1 near (5, 0), class 2 near (0, 5).
-TOY_X = np.array([
-    [0.0, 0.0], [0.5, 0.5], [-0.5, 0.0], [0.0, -0.5],  # class 0 (4 points)
-    [4.0, 0.0], [9.0, 0.0], [5.0, 1.0],                # class 1 (3 points)
-    [0.0, 4.5], [0.0, 4.6], [1.0, 5.0],                # class 2 (3 points)
-], dtype=np.float32)
+TOY_X = np.array(
+    [
+        [0.0, 0.0],
+        [0.5, 0.5],
+        [-0.5, 0.0],
+        [0.0, -0.5],  # class 0 (4 points)
+        [4.0, 0.0],
+        [9.0, 0.0],
+        [5.0, 1.0],  # class 1 (3 points)
+        [0.0, 4.5],
+        [0.0, 4.6],
+        [1.0, 5.0],  # class 2 (3 points)
+    ],
+    dtype=np.float32,
+)
 TOY_LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
 
 # Queries and their allowed classes (everything but the own class).
-QUERIES = np.array([[0.0, 0.0],    # class 0
-                    [1.0, 0.5],    # class 0
-                    [4.2, 0.1]],   # class 1
-                   dtype=np.float32)
-ALLOWED = np.array([[False, True, True],
-                    [False, True, True],
-                    [True, False, True]])
+QUERIES = np.array(
+    [
+        [0.0, 0.0],  # class 0
+        [1.0, 0.5],  # class 0
+        [4.2, 0.1],
+    ],  # class 1
+    dtype=np.float32,
+)
+ALLOWED = np.array([[False, True, True], [False, True, True], [True, False, True]])
 
 
 def _identity_encoder(dim=2):
@@ -78,7 +91,7 @@ def test_k_only_checked_against_the_allowed_classes():
     choice = strategy.select(np.array([[4.2, 0.1]], np.float32), np.array([[True, False, False]]), k=4)
     # 4th nearest of class 0 to (4.2, 0.1): distances √13.85, √17.65, √17.77 ((0,-.5)), √22.10 ((-.5,0))
     np.testing.assert_array_equal(choice.prototype, [[-0.5, 0.0]])
-    np.testing.assert_allclose(choice.distance, [np.sqrt(4.7 ** 2 + 0.1 ** 2)], rtol=1e-6)
+    np.testing.assert_allclose(choice.distance, [np.sqrt(4.7**2 + 0.1**2)], rtol=1e-6)
 
 
 @pytest.mark.parametrize("strategy_factory", [KDTreePrototypes, lambda: EncoderPrototypes(_identity_encoder())])
@@ -123,7 +136,7 @@ def test_encoder_k_none_uses_class_means():
     # q0 = (0,0): class 1 mean (6, 1/3) at √(36 + 1/9) ≈ 6.01; class 2 mean (1/3, 4.7) at √(1/9 + 22.09) ≈ 4.71
     np.testing.assert_array_equal(choice.proto_class, [2])
     np.testing.assert_allclose(choice.prototype, [[1 / 3, 4.7]], rtol=1e-6)
-    np.testing.assert_allclose(choice.distance, [np.sqrt(1 / 9 + 4.7 ** 2)], rtol=1e-6)
+    np.testing.assert_allclose(choice.distance, [np.sqrt(1 / 9 + 4.7**2)], rtol=1e-6)
 
 
 def test_encoder_k_uses_mean_of_k_nearest():
@@ -143,20 +156,23 @@ def test_encoder_k_uses_mean_of_k_nearest():
 #   class 3: (0,-1.9), (0,-1.95) distances 1.9,1.95 -> mean 1.925, 2nd-nearest 1.95, prototype (0,-1.925) at 1.925
 # 'mean' (mean distance) picks class 2, 'point' (k-th distance) class 3, 'prototype' (distance
 # to the prototype itself) class 1, whose two points straddle the query.
-KT_X = np.array([[0.0, 0.1], [0.1, 0.0],
-                 [2.0, 0.0], [-2.0, 0.0],
-                 [0.0, 0.5], [0.0, 3.0],
-                 [0.0, -1.9], [0.0, -1.95]], dtype=np.float32)
+KT_X = np.array(
+    [[0.0, 0.1], [0.1, 0.0], [2.0, 0.0], [-2.0, 0.0], [0.0, 0.5], [0.0, 3.0], [0.0, -1.9], [0.0, -1.95]],
+    dtype=np.float32,
+)
 KT_LABELS = np.array([0, 0, 1, 1, 2, 2, 3, 3])
 KT_QUERY = np.zeros((1, 2), np.float32)
 KT_ALLOWED = np.array([[False, True, True, True]])
 
 
-@pytest.mark.parametrize("k_type, proto_class, prototype, distance", [
-    ("mean", 2, [0.0, 1.75], 1.75),
-    ("point", 3, [0.0, -1.925], 1.95),
-    ("prototype", 1, [0.0, 0.0], 0.0),
-])
+@pytest.mark.parametrize(
+    "k_type, proto_class, prototype, distance",
+    [
+        ("mean", 2, [0.0, 1.75], 1.75),
+        ("point", 3, [0.0, -1.925], 1.95),
+        ("prototype", 1, [0.0, 0.0], 0.0),
+    ],
+)
 def test_encoder_k_type_changes_the_chosen_class(k_type, proto_class, prototype, distance):
     strategy = EncoderPrototypes(_identity_encoder()).fit(KT_X, KT_LABELS, 4)
     choice = strategy.select(KT_QUERY, KT_ALLOWED, k=2, k_type=k_type)
@@ -177,9 +193,13 @@ def test_encoder_k_none_ignores_k_type():
 def test_encoder_respects_allowed_mask_per_row():
     strategy = EncoderPrototypes(_identity_encoder()).fit(KT_X, KT_LABELS, 4)
     queries = np.zeros((3, 2), np.float32)
-    allowed = np.array([[False, False, True, True],   # class 1 excluded: 'mean' picks class 2
-                        [False, False, False, True],  # only class 3
-                        [True, True, True, True]])    # class 0 allowed: its points are nearest
+    allowed = np.array(
+        [
+            [False, False, True, True],  # class 1 excluded: 'mean' picks class 2
+            [False, False, False, True],  # only class 3
+            [True, True, True, True],
+        ]
+    )  # class 0 allowed: its points are nearest
     choice = strategy.select(queries, allowed, k=2, k_type="mean")
     np.testing.assert_array_equal(choice.proto_class, [2, 3, 0])
     np.testing.assert_allclose(choice.prototype, [[0.0, 1.75], [0.0, -1.925], [0.05, 0.05]], rtol=1e-6)

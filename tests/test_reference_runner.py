@@ -25,11 +25,13 @@ def blobs_and_model():
     y = np.repeat(np.arange(3), N_PER_CLASS)
     X = (CENTERS[y] + 0.3 * rng.standard_normal((len(y), 4))).astype(np.float32)
     tf.keras.utils.set_random_seed(0)
-    model = tf.keras.Sequential([
-        tf.keras.Input((4,)),
-        tf.keras.layers.Dense(16, activation="relu"),
-        tf.keras.layers.Dense(3, activation="softmax"),
-    ])
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((4,)),
+            tf.keras.layers.Dense(16, activation="relu"),
+            tf.keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(tf.keras.optimizers.Adam(0.03), "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(X, y, epochs=20, batch_size=32, verbose=0)
     assert np.mean(np.argmax(model.predict(X, verbose=0), axis=1) == y) > 0.97
@@ -66,8 +68,15 @@ def _check_result(res: AlibiResult, X, model, n_classes, lo, hi):
         assert np.all(cf >= lo - 1e-5) and np.all(cf <= hi + 1e-5)
 
     frame = res.to_frame()
-    assert list(frame.columns) == ["found", "orig_class", "cf_class", "proto_class",
-                                   "orig_proba_max", "cf_proba_max", "time_s"]
+    assert list(frame.columns) == [
+        "found",
+        "orig_class",
+        "cf_class",
+        "proto_class",
+        "orig_proba_max",
+        "cf_proba_max",
+        "time_s",
+    ]
     assert len(frame) == n and frame["found"].sum() == res.n_found
 
 
@@ -77,9 +86,12 @@ def test_kdtree_prototypes_white_box(blobs_and_model):
     x = X[idx]
     lo, hi = X.min(axis=0, keepdims=True), X.max(axis=0, keepdims=True)  # feature-wise range
     res = run_alibi_cfproto(
-        x, predict_model=model, fit_data=X,
-        init_kwargs=dict(use_kdtree=True, theta=10.0, beta=0.01, c_init=1.0, c_steps=2,
-                         max_iterations=200, feature_range=(lo, hi)),
+        x,
+        predict_model=model,
+        fit_data=X,
+        init_kwargs=dict(
+            use_kdtree=True, theta=10.0, beta=0.01, c_init=1.0, c_steps=2, max_iterations=200, feature_range=(lo, hi)
+        ),
         timeout=300,
     )
     _check_result(res, x, model, 3, lo, hi)
@@ -95,9 +107,14 @@ def test_black_box_numerical_gradients(blobs_and_model):
     x = X[[0, 2 * N_PER_CLASS]]
     Y = np.eye(3, dtype=np.float32)[np.argmax(model.predict(x, verbose=0), axis=1)]
     res = run_alibi_cfproto(
-        x, predict_model=model, black_box=True, fit_data=X, Y=Y,
-        init_kwargs=dict(use_kdtree=True, theta=10.0, beta=0.01, c_init=1.0, c_steps=1,
-                         max_iterations=50, feature_range=(-4.0, 4.0)),
+        x,
+        predict_model=model,
+        black_box=True,
+        fit_data=X,
+        Y=Y,
+        init_kwargs=dict(
+            use_kdtree=True, theta=10.0, beta=0.01, c_init=1.0, c_steps=1, max_iterations=50, feature_range=(-4.0, 4.0)
+        ),
         timeout=300,
     )
     _check_result(res, x, model, 3, -4.0, 4.0)
@@ -123,8 +140,15 @@ def test_worker_error_is_reported(blobs_and_model):
 
 def test_kwargs_round_trip():
     arrays = {}
-    kw = {"feature_range": (np.zeros((1, 4)), 1.0), "cat_vars": {0: 3, 2: 4}, "eps": (1e-3, 1e-3),
-          "target_class": [1], "k": None, "flag": True, "x": np.float32(0.5)}
+    kw = {
+        "feature_range": (np.zeros((1, 4)), 1.0),
+        "cat_vars": {0: 3, 2: 4},
+        "eps": (1e-3, 1e-3),
+        "target_class": [1],
+        "k": None,
+        "flag": True,
+        "x": np.float32(0.5),
+    }
     back = _decode(_encode(kw, arrays, "t"), arrays)
     assert back["cat_vars"] == {0: 3, 2: 4} and back["eps"] == (1e-3, 1e-3) and back["x"] == 0.5
     assert back["target_class"] == [1] and back["k"] is None and back["flag"] is True
@@ -143,12 +167,16 @@ def test_registered_custom_layer_in_nested_model():
         pytest.skip("cgp_lib.repro.models.NearestUpsampling2D not available")
     tf.keras.utils.set_random_seed(1)
     inner = tf.keras.Sequential([tf.keras.Input((3, 3, 1)), models.NearestUpsampling2D(2)], name="inner")
-    model = tf.keras.Sequential([tf.keras.Input((3, 3, 1)), inner, tf.keras.layers.Flatten(),
-                                 tf.keras.layers.Dense(3, activation="softmax")])
+    model = tf.keras.Sequential(
+        [tf.keras.Input((3, 3, 1)), inner, tf.keras.layers.Flatten(), tf.keras.layers.Dense(3, activation="softmax")]
+    )
     x = np.random.default_rng(1).uniform(0, 1, (1, 3, 3, 1)).astype(np.float32)
-    res = run_alibi_cfproto(x, predict_model=model,
-                            init_kwargs=dict(c_init=10.0, c_steps=1, max_iterations=20, feature_range=(0.0, 1.0)),
-                            timeout=300)
+    res = run_alibi_cfproto(
+        x,
+        predict_model=model,
+        init_kwargs=dict(c_init=10.0, c_steps=1, max_iterations=20, feature_range=(0.0, 1.0)),
+        timeout=300,
+    )
     assert res.cf.shape == x.shape and res.proto_class[0] == -1
     assert res.orig_class[0] == int(np.argmax(model(x)))
     if res.found[0]:
@@ -167,14 +195,28 @@ def test_categorical_embeddings_and_counterfactuals_match_ours():
     y = ((X_ord[:, 0] == 2) | (X_ord[:, 1] > 0.5)).astype(int)
     X, cat_vars = categorical.ord_to_ohe(X_ord.astype(np.float32), {0: 3, 2: 2})
     tf.keras.utils.set_random_seed(0)
-    model = tf.keras.Sequential([tf.keras.Input((6,)), tf.keras.layers.Dense(8, activation="relu"),
-                                 tf.keras.layers.Dense(2, activation="softmax")])
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((6,)),
+            tf.keras.layers.Dense(8, activation="relu"),
+            tf.keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile(tf.keras.optimizers.Adam(0.03), "sparse_categorical_crossentropy")
     model.fit(X, y, epochs=20, batch_size=32, verbose=0)
     x = X[model.predict(X, verbose=0).argmax(1) == 0][:2]
     lo, hi = -np.ones((1, 3), np.float32), np.ones((1, 3), np.float32)
-    init = dict(beta=0.01, feature_range=(lo, hi), cat_vars=cat_vars, ohe=True, use_kdtree=True, theta=10.0,
-                max_iterations=50, c_init=1.0, c_steps=1)
+    init = dict(
+        beta=0.01,
+        feature_range=(lo, hi),
+        cat_vars=cat_vars,
+        ohe=True,
+        use_kdtree=True,
+        theta=10.0,
+        max_iterations=50,
+        c_init=1.0,
+        c_steps=1,
+    )
     fit = dict(d_type="abdm-mvdm", w=0.5, update_feature_range=False)
     ref = run_alibi_cfproto(x, predict_model=model, fit_data=X, init_kwargs=init, fit_kwargs=fit)
     assert sorted(ref.d_abs) == [0, 2] and ref.fitted_feature_range is not None
@@ -195,9 +237,14 @@ def test_kept_worker_serves_calls_in_one_process(blobs_and_model):
 
     X, _, model = blobs_and_model
     x = X[[0, N_PER_CLASS, 2 * N_PER_CLASS]]
-    kwargs = dict(predict_model=model, fit_data=X, timeout=300,
-                  init_kwargs=dict(use_kdtree=True, theta=10.0, beta=0.01, c_init=1.0, c_steps=1,
-                                   max_iterations=150, feature_range=(-4.0, 4.0)))
+    kwargs = dict(
+        predict_model=model,
+        fit_data=X,
+        timeout=300,
+        init_kwargs=dict(
+            use_kdtree=True, theta=10.0, beta=0.01, c_init=1.0, c_steps=1, max_iterations=150, feature_range=(-4.0, 4.0)
+        ),
+    )
     was_kept = alibi_reference._keep
     alibi_reference.keep_worker(False)
     fresh = run_alibi_cfproto(x, **kwargs)

@@ -1,4 +1,5 @@
 """The toy problem shared by the Method chapters."""
+
 import matplotlib
 
 matplotlib.use("Agg")

@@ -1,4 +1,5 @@
 """The MNIST autoencoders of IM1/IM2 (trained.mnist_class_autoencoders) on a few images, offline."""
+
 import os
 from pathlib import Path
 
@@ -38,9 +39,16 @@ def test_class_autoencoders_one_per_class_trained_on_that_class_and_cached(cache
     assert m.train_seconds > 0 and again.train_seconds == m.train_seconds  # recorded when trained
 
 
-@pytest.mark.parametrize("kwargs, word", [(dict(epochs=0), "epochs"), (dict(batch_size=0), "batch_size"),
-                                          (dict(classes=(3, 3)), "classes"), (dict(classes=(10,)), "classes"),
-                                          (dict(train_size=5), "train_size")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(classes=(3, 3)), "classes"),
+        (dict(classes=(10,)), "classes"),
+        (dict(train_size=5), "train_size"),
+    ],
+)
 def test_class_autoencoders_reject_bad_arguments(cache, kwargs, word):
     with pytest.raises(ValueError, match=word):
         trained.mnist_class_autoencoders(**kwargs)

@@ -148,9 +148,9 @@ def main(tmpdir: Path) -> None:
     time_s = np.zeros(n)
 
     for i in range(n):
-        y_i = None if Y is None else Y[i:i + 1]
+        y_i = None if Y is None else Y[i : i + 1]
         t = time.perf_counter()
-        expl = explainer.explain(X[i:i + 1], Y=y_i, **explain_kwargs)
+        expl = explainer.explain(X[i : i + 1], Y=y_i, **explain_kwargs)
         time_s[i] = time.perf_counter() - t
         data = expl.data
         orig_class[i] = int(data["orig_class"])
@@ -172,15 +172,28 @@ def main(tmpdir: Path) -> None:
         categorical["fitted_lower"] = np.asarray(explainer.feature_range[0], dtype=np.float64)
         categorical["fitted_upper"] = np.asarray(explainer.feature_range[1], dtype=np.float64)
 
-    np.savez(tmpdir / "outputs.npz", found=found, cf=cf, cf_class=cf_class, cf_proba=cf_proba,
-             orig_class=orig_class, orig_proba=orig_proba, proto_class=proto_class, time_s=time_s,
-             **categorical)
-    (tmpdir / "outputs.json").write_text(json.dumps({
-        "setup_time_s": setup_time,
-        "alibi_version": alibi.__version__,
-        "tf_version": tf.__version__,
-        "n_not_found_logged": counter.not_found,
-    }))
+    np.savez(
+        tmpdir / "outputs.npz",
+        found=found,
+        cf=cf,
+        cf_class=cf_class,
+        cf_proba=cf_proba,
+        orig_class=orig_class,
+        orig_proba=orig_proba,
+        proto_class=proto_class,
+        time_s=time_s,
+        **categorical,
+    )
+    (tmpdir / "outputs.json").write_text(
+        json.dumps(
+            {
+                "setup_time_s": setup_time,
+                "alibi_version": alibi.__version__,
+                "tf_version": tf.__version__,
+                "n_not_found_logged": counter.not_found,
+            }
+        )
+    )
 
 
 def serve() -> None:

@@ -100,7 +100,7 @@ class AlibiResult:
     ----------
     found : (N,) bool
         Whether alibi returned a counterfactual for the row.
-    cf : (N, *shape) float
+    cf : (N, ...) float
         The counterfactual; NaN rows where none was found.
     cf_class : (N,) int
         alibi's predicted class on ``cf``; -1 where none was found.
@@ -336,7 +336,7 @@ def run_alibi_cfproto(
         with np.load(tmpdir / "outputs.npz") as out:
             arrs = {k: out[k] for k in out.files}
 
-    d_abs = {int(k[len("d_abs_"):]): v for k, v in arrs.items() if k.startswith("d_abs_")} or None
+    d_abs = {int(k[len("d_abs_") :]): v for k, v in arrs.items() if k.startswith("d_abs_")} or None
     fitted_range = (arrs["fitted_lower"], arrs["fitted_upper"]) if "fitted_lower" in arrs else None
     return AlibiResult(
         d_abs=dict(sorted(d_abs.items())) if d_abs else None,
@@ -362,16 +362,22 @@ class _ServingWorker:
     def __init__(self) -> None:
         self.status = _STATUS
         self.stderr = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cgp_lib.reference._worker", "--serve"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-                                     text=True, bufsize=1, env=_child_env())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cgp_lib.reference._worker", "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            bufsize=1,
+            env=_child_env(),
+        )
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:
             if line.startswith(self.status):
-                self.lines.put(line[len(self.status):].strip())
+                self.lines.put(line[len(self.status) :].strip())
         self.lines.put(None)  # end of output: the worker exited
 
     def alive(self) -> bool:

@@ -7,6 +7,7 @@ sub-folder per kind. Entries are named by a sha256 of everything they depend on,
 changed input is a new entry rather than a stale hit, and they are written to a temporary file
 first and renamed into place, so an interrupted run never leaves a truncated entry behind.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,6 +19,7 @@ import numpy as np
 
 __all__ = ["CACHE_DIR_ENV", "cache_dir", "array_digest", "weights_digest", "text_digest", "atomic_write"]
 
+#: The environment variable naming the cache folder.
 CACHE_DIR_ENV = "CGP_CACHE_DIR"
 
 

@@ -12,6 +12,7 @@ of means. The verdict of a comparison "a is below b" follows one rule everywhere
 A claim about a size ("91% fewer steps") is judged on its direction; the size is reported
 beside it, never judged by a threshold.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Sequence
@@ -21,9 +22,9 @@ import pandas as pd
 
 from .paper import reported_text
 
-__all__ = ["VERDICTS", "with_ci", "interval_text", "beside_reported", "below", "lowest", "highest", "cut",
-           "Claims"]
+__all__ = ["VERDICTS", "with_ci", "interval_text", "beside_reported", "below", "lowest", "highest", "cut", "Claims"]
 
+#: The three verdicts, from the strongest to the weakest.
 VERDICTS = ("reproduces", "inconclusive", "does not reproduce")
 
 
@@ -43,8 +44,13 @@ def interval_text(summary: pd.DataFrame, row, col: str, digits: int, scale: floa
     return with_ci(*values, digits)
 
 
-def beside_reported(summary: pd.DataFrame, rows: Sequence, quantities: Sequence[tuple[str, str, int, float]],
-                    reported: pd.DataFrame | None = None, found: bool = True) -> pd.DataFrame:
+def beside_reported(
+    summary: pd.DataFrame,
+    rows: Sequence,
+    quantities: Sequence[tuple[str, str, int, float]],
+    reported: pd.DataFrame | None = None,
+    found: bool = True,
+) -> pd.DataFrame:
     """Our means with their 95% intervals beside the paper's "mean ± bound", one row per loss.
 
     Parameters

@@ -5,7 +5,7 @@ Wisconsin (Diagnostic) data (section 4.3, appendix A) and show categorical examp
 on Adult (Census) (section 4.4); CIFAR-10 is used by this project's extensions.
 
 Every loader that needs a file finds it in the same order (see
-:func:`_load_from_data_dir_or_fetch`):
+``_load_from_data_dir_or_fetch``):
 
 1. the folder named by the environment variable ``CGP_DATA_DIR``
    (``mnist.npz``, ``cifar10.npz``, ``adult.data``);
@@ -15,6 +15,7 @@ Every loader that needs a file finds it in the same order (see
 
 The Breast Cancer data ship with scikit-learn and need no file.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 DATA_DIR_ENV = "CGP_DATA_DIR"
+#: Where the UCI Adult training file is downloaded from when it is in neither folder.
 ADULT_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/adult/adult.data"
 
 MNIST_FILE = "mnist.npz"
@@ -54,9 +56,7 @@ _T = TypeVar("_T")
 # --------------------------------------------------------------------------------------
 # File resolution, shared by all loaders
 # --------------------------------------------------------------------------------------
-def _load_from_data_dir_or_fetch(
-    file_name: str, read: Callable[[Path], _T], fetch: Callable[[], _T]
-) -> _T:
+def _load_from_data_dir_or_fetch(file_name: str, read: Callable[[Path], _T], fetch: Callable[[], _T]) -> _T:
     """Read ``file_name`` from ``$CGP_DATA_DIR``, else ``fetch()``, else raise.
 
     ``read(path)`` parses the offline copy; ``fetch()`` returns the same structure from
@@ -119,9 +119,7 @@ def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
     The file ``mnist.npz`` (keys as cached by ``keras.datasets.mnist``) is read from
     ``$CGP_DATA_DIR``, else ``tf.keras.datasets.mnist.load_data()`` is used.
     """
-    (x_train, y_train), (x_test, y_test) = _load_from_data_dir_or_fetch(
-        MNIST_FILE, _read_npz_splits, _fetch_mnist
-    )
+    (x_train, y_train), (x_test, y_test) = _load_from_data_dir_or_fetch(MNIST_FILE, _read_npz_splits, _fetch_mnist)
     return (
         (_scale_to_unit_interval_centred(x_train)[..., None], y_train.astype(np.int64)),
         (_scale_to_unit_interval_centred(x_test)[..., None], y_test.astype(np.int64)),
@@ -161,12 +159,10 @@ def load_cifar10(return_exact: bool = False) -> tuple:
     5.8 / 255) except where the true pixels were recovered; ``exact_train``
     (1,017 true) and ``exact_test`` (4,599 true) mark the byte-exact images.
     """
-    (x_train, y_train), (x_test, y_test), exact_train, exact_test = (
-        _load_from_data_dir_or_fetch(
-            CIFAR10_FILE,
-            lambda path: _read_npz_splits(path, "exact_train", "exact_test"),
-            _fetch_cifar10,
-        )
+    (x_train, y_train), (x_test, y_test), exact_train, exact_test = _load_from_data_dir_or_fetch(
+        CIFAR10_FILE,
+        lambda path: _read_npz_splits(path, "exact_train", "exact_test"),
+        _fetch_cifar10,
     )
     train = (x_train.astype(np.float32) / np.float32(255), y_train.reshape(-1).astype(np.int64))
     test = (x_test.astype(np.float32) / np.float32(255), y_test.reshape(-1).astype(np.int64))
@@ -237,9 +233,21 @@ def load_breast_cancer(standardize: bool = True) -> BreastCancerData:
 # Adult (Census Income)
 # --------------------------------------------------------------------------------------
 ADULT_RAW_COLUMNS = [
-    "Age", "Workclass", "fnlwgt", "Education", "Education-Num", "Marital Status",
-    "Occupation", "Relationship", "Race", "Sex", "Capital Gain", "Capital Loss",
-    "Hours per week", "Country", "Target",
+    "Age",
+    "Workclass",
+    "fnlwgt",
+    "Education",
+    "Education-Num",
+    "Marital Status",
+    "Occupation",
+    "Relationship",
+    "Race",
+    "Sex",
+    "Capital Gain",
+    "Capital Loss",
+    "Hours per week",
+    "Country",
+    "Target",
 ]
 ADULT_DROPPED_COLUMNS = ["fnlwgt", "Education-Num"]
 ADULT_TARGET_NAMES = ["<=50K", ">50K"]
@@ -260,8 +268,13 @@ ADULT_CATEGORY_GROUPS: dict[str, dict[str, list[str]]] = {
     "Occupation": {
         "Admin": ["Adm-clerical"],
         "Military": ["Armed-Forces"],
-        "Blue-Collar": ["Craft-repair", "Farming-fishing", "Handlers-cleaners",
-                        "Machine-op-inspct", "Transport-moving"],
+        "Blue-Collar": [
+            "Craft-repair",
+            "Farming-fishing",
+            "Handlers-cleaners",
+            "Machine-op-inspct",
+            "Transport-moving",
+        ],
         "White-Collar": ["Exec-managerial"],
         "Service": ["Other-service", "Priv-house-serv"],
         "Professional": ["Prof-specialty"],
@@ -274,9 +287,18 @@ ADULT_CATEGORY_GROUPS: dict[str, dict[str, list[str]]] = {
         "China": ["China", "Hong", "Taiwan"],
         "South-America": ["Columbia", "Ecuador", "El-Salvador", "Peru"],
         "Other": ["Cuba", "Iran", "Japan"],
-        "Latin-America": ["Dominican-Republic", "Guatemala", "Haiti", "Honduras", "Jamaica",
-                          "Mexico", "Nicaragua", "Outlying-US(Guam-USVI-etc)",
-                          "Puerto-Rico", "Trinadad&Tobago"],
+        "Latin-America": [
+            "Dominican-Republic",
+            "Guatemala",
+            "Haiti",
+            "Honduras",
+            "Jamaica",
+            "Mexico",
+            "Nicaragua",
+            "Outlying-US(Guam-USVI-etc)",
+            "Puerto-Rico",
+            "Trinadad&Tobago",
+        ],
         "Euro_1": ["France", "Germany", "Holand-Netherlands", "Italy"],
         "Euro_2": ["Greece", "Hungary", "Poland", "Portugal", "South"],
         "United-States": ["United-States"],
@@ -450,8 +472,9 @@ class AdultSplit:
         return pd.DataFrame(columns)
 
 
-def adult_split(seed: int = 0, n_train: int = ADULT_N_TRAIN,
-                feature_range: tuple[float, float] = (-1.0, 1.0)) -> AdultSplit:
+def adult_split(
+    seed: int = 0, n_train: int = ADULT_N_TRAIN, feature_range: tuple[float, float] = (-1.0, 1.0)
+) -> AdultSplit:
     """Adult as in alibi's ``cfproto_cat_adult_ohe`` example (the paper's section 4.4).
 
     :func:`load_adult`, rows shuffled with ``np.random.seed(seed)`` and
@@ -482,11 +505,21 @@ def adult_split(seed: int = 0, n_train: int = ADULT_N_TRAIN,
         blocks.append(np.eye(n_cat, dtype=np.float32)[x_ord[:, i].astype(int)])
         cat_vars_ohe[k] = n_cat
         k += n_cat
-    x_ohe = np.concatenate(blocks + [x_ord[:, len(cat_cols):]], axis=1)
+    x_ohe = np.concatenate(blocks + [x_ord[:, len(cat_cols) :]], axis=1)
     train, test = slice(0, n_train), slice(n_train + 1, n)
     return AdultSplit(
-        x_train_ord=x_ord[train], x_test_ord=x_ord[test], x_train_ohe=x_ohe[train], x_test_ohe=x_ohe[test],
-        y_train=target[train], y_test=target[test],
-        feature_names=[adult.feature_names[c] for c in cat_cols + num_cols], category_map=category_map,
-        cat_vars_ord=cat_vars_ord, cat_vars_ohe=cat_vars_ohe, numeric_min=xmin, numeric_max=xmax,
-        feature_range=(lo, hi), target_names=list(adult.target_names))
+        x_train_ord=x_ord[train],
+        x_test_ord=x_ord[test],
+        x_train_ohe=x_ohe[train],
+        x_test_ohe=x_ohe[test],
+        y_train=target[train],
+        y_test=target[test],
+        feature_names=[adult.feature_names[c] for c in cat_cols + num_cols],
+        category_map=category_map,
+        cat_vars_ord=cat_vars_ord,
+        cat_vars_ohe=cat_vars_ohe,
+        numeric_min=xmin,
+        numeric_max=xmax,
+        feature_range=(lo, hi),
+        target_names=list(adult.target_names),
+    )

@@ -31,6 +31,7 @@ instances and their ids, the fit data, the seed and :data:`CACHE_VERSION` (batch
 also :data:`BATCH_ENGINE`). Timings are cached with the rest: a cached row reports the time
 measured when it was computed.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,18 +49,35 @@ from .. import metrics
 from ..explainer import CounterfactualProto
 from . import cache
 
-__all__ = ["LOSSES", "MNIST_LOSSES", "BREAST_CANCER_LOSSES", "COLUMNS", "CACHE_VERSION", "BATCH_ENGINE",
-           "loss_kwargs", "SeedModels", "build_explainer",
-           "ExperimentResult", "run", "summarize", "batched_throughput", "plot_sweep",
-           "black_box_predict", "seconds_per_steps"]
+__all__ = [
+    "LOSSES",
+    "MNIST_LOSSES",
+    "BREAST_CANCER_LOSSES",
+    "COLUMNS",
+    "CACHE_VERSION",
+    "BATCH_ENGINE",
+    "loss_kwargs",
+    "SeedModels",
+    "build_explainer",
+    "ExperimentResult",
+    "run",
+    "summarize",
+    "batched_throughput",
+    "plot_sweep",
+    "black_box_predict",
+    "seconds_per_steps",
+]
 
-CACHE_VERSION = 2  # 2: stop rule in the key; the first counterfactual stored beside the reported one
-# Batched chunks also hash this: their timings depend on how a batch is searched. 2: finished
-# rows leave the compiled loop at the end of each step segment (before, they were masked).
+#: Version of the cached chunks' content, in every key (2: the stop rule in the key; the first
+#: counterfactual stored beside the reported one).
+CACHE_VERSION = 2
+#: Version of the batched search, in the keys of batched chunks: their timings depend on how a
+#: batch is searched (2: finished rows leave the compiled loop at the end of each step segment;
+#: before, they were masked).
 BATCH_ENGINE = 2
 CACHE_DIR_ENV = cache.CACHE_DIR_ENV
 
-#: The loss functions of eq. 15 (MNIST, section 4.2): which terms each one uses.
+#: Which terms each loss function of eq. 15 uses (MNIST, section 4.2).
 MNIST_LOSSES: dict[str, dict[str, bool]] = {
     "A": dict(pred=True, ae=False, proto=False),
     "B": dict(pred=True, ae=True, proto=False),
@@ -68,8 +86,8 @@ MNIST_LOSSES: dict[str, dict[str, bool]] = {
     "E": dict(pred=False, ae=False, proto=True),
     "F": dict(pred=False, ae=True, proto=True),
 }
-#: The loss functions of eq. 16 (Breast Cancer, section 4.3): no autoencoder term; B and C are
-#: MNIST's C and E.
+#: Which terms each loss function of eq. 16 uses (Breast Cancer, section 4.3); no autoencoder
+#: term, and B and C are MNIST's C and E.
 BREAST_CANCER_LOSSES: dict[str, dict[str, bool]] = {
     "A": dict(pred=True, ae=False, proto=False),
     "B": dict(pred=True, ae=False, proto=True),
@@ -81,19 +99,42 @@ LOSSES = MNIST_LOSSES
 #: Arguments of a configuration that go to ``explain`` rather than to the constructor.
 EXPLAIN_KEYS = ("k", "k_type", "target_class")
 
-#: Columns of :attr:`ExperimentResult.frame`, in order. ``cf_class`` to ``im2`` describe the
+#: Columns of ``ExperimentResult.frame``, in order. ``cf_class`` to ``im2`` describe the
 #: counterfactual reported under the run's stop rule; ``steps_to_first`` and the columns ending
 #: in ``_first`` the first counterfactual of the same search.
-COLUMNS = ["config", "seed", "instance", "found", "orig_class", "cf_class", "proto_class",
-           "steps_to_best", "time_s", "distance", "c", "im1", "im2",
-           "steps_to_first", "time_s_first", "cf_class_first", "distance_first", "im1_first", "im2_first"]
+COLUMNS = [
+    "config",
+    "seed",
+    "instance",
+    "found",
+    "orig_class",
+    "cf_class",
+    "proto_class",
+    "steps_to_best",
+    "time_s",
+    "distance",
+    "c",
+    "im1",
+    "im2",
+    "steps_to_first",
+    "time_s_first",
+    "cf_class_first",
+    "distance_first",
+    "im1_first",
+    "im2_first",
+]
 
 #: Stop rules :func:`run` accepts (see ``CounterfactualProto.explain``).
 RUN_STOPS = ("satisfactory", "first")
 
 
-def loss_kwargs(loss: str, gamma: float = 0.0, theta: float = 0.0, c: float = 1.0,
-                losses: Mapping[str, Mapping[str, bool]] = MNIST_LOSSES) -> dict[str, float]:
+def loss_kwargs(
+    loss: str,
+    gamma: float = 0.0,
+    theta: float = 0.0,
+    c: float = 1.0,
+    losses: Mapping[str, Mapping[str, bool]] = MNIST_LOSSES,
+) -> dict[str, float]:
     """``CounterfactualProto`` keyword arguments (``c_init``, ``gamma``, ``theta``) of loss ``loss``.
 
     Parameters
@@ -118,9 +159,11 @@ def loss_kwargs(loss: str, gamma: float = 0.0, theta: float = 0.0, c: float = 1.
         raise ValueError(f"theta: loss {loss} uses θ·L_proto, so theta must be > 0, got {theta}")
     if terms["pred"] and not c > 0:
         raise ValueError(f"c: loss {loss} uses c·L_pred, so c must be > 0, got {c}")
-    return dict(c_init=float(c) if terms["pred"] else 0.0,
-                gamma=float(gamma) if terms["ae"] else 0.0,
-                theta=float(theta) if terms["proto"] else 0.0)
+    return dict(
+        c_init=float(c) if terms["pred"] else 0.0,
+        gamma=float(gamma) if terms["ae"] else 0.0,
+        theta=float(theta) if terms["proto"] else 0.0,
+    )
 
 
 @dataclass
@@ -148,9 +191,13 @@ class SeedModels:
     def digest(self) -> str:
         if self.key is not None:
             return str(self.key)
-        parts = {"classifier": _model_digest(self.classifier), "ae_all": _model_digest(self.ae_all),
-                 "ae": _model_digest(self.ae), "enc": _model_digest(self.enc),
-                 "class_aes": {str(c): _model_digest(m) for c, m in sorted(dict(self.class_aes).items())}}
+        parts = {
+            "classifier": _model_digest(self.classifier),
+            "ae_all": _model_digest(self.ae_all),
+            "ae": _model_digest(self.ae),
+            "enc": _model_digest(self.enc),
+            "class_aes": {str(c): _model_digest(m) for c, m in sorted(dict(self.class_aes).items())},
+        }
         return _hash(parts)
 
 
@@ -158,8 +205,9 @@ def _model_digest(model) -> str | None:
     if model is None:
         return None
     if not hasattr(model, "get_weights"):
-        raise TypeError(f"cannot hash the model {model!r} for the cache key: it has no weights; "
-                        "pass SeedModels(key=...)")
+        raise TypeError(
+            f"cannot hash the model {model!r} for the cache key: it has no weights; pass SeedModels(key=...)"
+        )
     return cache.weights_digest(model)
 
 
@@ -187,8 +235,14 @@ def _split_config(config: Mapping[str, Any]) -> tuple[dict, dict]:
     return init, explain
 
 
-def build_explainer(models: SeedModels, config: Mapping[str, Any], shape: tuple, fit_data: np.ndarray,
-                    prototypes: str = "kdtree", **common) -> CounterfactualProto:
+def build_explainer(
+    models: SeedModels,
+    config: Mapping[str, Any],
+    shape: tuple,
+    fit_data: np.ndarray,
+    prototypes: str = "kdtree",
+    **common,
+) -> CounterfactualProto:
     """A fitted ``CounterfactualProto`` for one configuration (e.g. :func:`loss_kwargs` output).
 
     The autoencoder ``models.ae`` is passed only when γ > 0; prototypes (``'kdtree'``: k-d
@@ -234,8 +288,7 @@ class ExperimentResult:
     def counterfactuals(self, config: str, seed: int, first: bool = False) -> np.ndarray:
         """The counterfactuals of one configuration and seed, in instance order (the first ones
         met if ``first``)."""
-        rows = np.flatnonzero((self.frame["config"] == config).to_numpy()
-                              & (self.frame["seed"] == seed).to_numpy())
+        rows = np.flatnonzero((self.frame["config"] == config).to_numpy() & (self.frame["seed"] == seed).to_numpy())
         if rows.size == 0:
             raise KeyError(f"no rows for config {config!r} and seed {seed}")
         return (self.cf_first if first else self.cf)[rows]
@@ -262,8 +315,14 @@ def _interpretability(cf, cf_class, orig_class, found, models: SeedModels) -> tu
     return im1, im2
 
 
-def _explain_chunk(explainer: CounterfactualProto, X: np.ndarray, explain_kwargs: dict, models: SeedModels,
-                   stop: str, batch_size: int | None = None) -> tuple[dict, np.ndarray, np.ndarray]:
+def _explain_chunk(
+    explainer: CounterfactualProto,
+    X: np.ndarray,
+    explain_kwargs: dict,
+    models: SeedModels,
+    stop: str,
+    batch_size: int | None = None,
+) -> tuple[dict, np.ndarray, np.ndarray]:
     """Explain the rows under the stop rule; IM1/IM2 of the reported and of the first counterfactuals.
 
     One at a time when ``batch_size`` is None: each row's times are the explainer's times to
@@ -271,11 +330,11 @@ def _explain_chunk(explainer: CounterfactualProto, X: np.ndarray, explain_kwargs
     both times are the row's share of the batch's wall time (a throughput).
     """
     if batch_size is None:
-        results = [explainer.explain(X[i:i + 1], stop=stop, **explain_kwargs) for i in range(len(X))]
+        results = [explainer.explain(X[i : i + 1], stop=stop, **explain_kwargs) for i in range(len(X))]
     else:
         results = []
         for start in range(0, len(X), batch_size):
-            result = explainer.explain(X[start:start + batch_size], stop=stop, **explain_kwargs)
+            result = explainer.explain(X[start : start + batch_size], stop=stop, **explain_kwargs)
             result.time_to_best_s = result.time_to_first_s = result.wall_time_s / len(result)
             results.append(result)
     cat = lambda name: np.concatenate([getattr(r, name) for r in results])  # noqa: E731
@@ -283,20 +342,43 @@ def _explain_chunk(explainer: CounterfactualProto, X: np.ndarray, explain_kwargs
     cf, cf_class, cf_first, cf_class_first = cat("cf"), cat("cf_class"), cat("first_cf"), cat("first_cf_class")
     im1, im2 = _interpretability(cf, cf_class, orig_class, found, models)
     im1_first, im2_first = _interpretability(cf_first, cf_class_first, orig_class, found, models)
-    columns = dict(found=found, orig_class=orig_class, cf_class=cf_class, proto_class=cat("proto_class"),
-                   steps_to_best=cat("steps_to_best"), time_s=cat("time_to_best_s"), distance=cat("distance"),
-                   c=cat("c"), im1=im1, im2=im2, steps_to_first=cat("steps_to_first"),
-                   time_s_first=cat("time_to_first_s"), cf_class_first=cf_class_first,
-                   distance_first=cat("first_distance"), im1_first=im1_first, im2_first=im2_first)
+    columns = dict(
+        found=found,
+        orig_class=orig_class,
+        cf_class=cf_class,
+        proto_class=cat("proto_class"),
+        steps_to_best=cat("steps_to_best"),
+        time_s=cat("time_to_best_s"),
+        distance=cat("distance"),
+        c=cat("c"),
+        im1=im1,
+        im2=im2,
+        steps_to_first=cat("steps_to_first"),
+        time_s_first=cat("time_to_first_s"),
+        cf_class_first=cf_class_first,
+        distance_first=cat("first_distance"),
+        im1_first=im1_first,
+        im2_first=im2_first,
+    )
     return columns, cf, cf_first
 
 
-def run(X: np.ndarray, configs: Mapping[str, Mapping[str, Any]], models: Callable[[int], SeedModels],
-        seeds: Sequence[int], fit_data: np.ndarray, explainer_kwargs: Mapping[str, Any] | None = None,
-        prototypes: str = "kdtree", instance_ids: Sequence[int] | None = None,
-        chunk_size: int | None = None, cache_dir: str | os.PathLike | None = None,
-        progress: bool = False, desc: str = "explaining", batch_size: int | None = None,
-        stop: str = "satisfactory") -> ExperimentResult:
+def run(
+    X: np.ndarray,
+    configs: Mapping[str, Mapping[str, Any]],
+    models: Callable[[int], SeedModels],
+    seeds: Sequence[int],
+    fit_data: np.ndarray,
+    explainer_kwargs: Mapping[str, Any] | None = None,
+    prototypes: str = "kdtree",
+    instance_ids: Sequence[int] | None = None,
+    chunk_size: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+    desc: str = "explaining",
+    batch_size: int | None = None,
+    stop: str = "satisfactory",
+) -> ExperimentResult:
     """Explain every row of ``X`` under every configuration and seed, one instance at a time.
 
     configs
@@ -354,6 +436,7 @@ def run(X: np.ndarray, configs: Mapping[str, Mapping[str, Any]], models: Callabl
     bar = None
     if progress:
         from tqdm import tqdm
+
         bar = tqdm(total=len(jobs) * len(blocks), desc=desc, file=sys.stderr)
     model_cache: dict[int, tuple[SeedModels, str]] = {}
     for seed, name in jobs:
@@ -364,8 +447,17 @@ def run(X: np.ndarray, configs: Mapping[str, Mapping[str, Any]], models: Callabl
         seed_models, model_digest = model_cache[seed]
         config = dict(configs[name])
         _, explain_kwargs = _split_config(config)
-        base_key = dict(version=CACHE_VERSION, config=config, common=common, prototypes=prototypes,
-                        models=model_digest, fit=fit_digest, seed=int(seed), shape=list(shape), stop=stop)
+        base_key = dict(
+            version=CACHE_VERSION,
+            config=config,
+            common=common,
+            prototypes=prototypes,
+            models=model_digest,
+            fit=fit_digest,
+            seed=int(seed),
+            shape=list(shape),
+            stop=stop,
+        )
         if batch_size is not None:  # one at a time keeps the keys it always had
             base_key["batch_size"] = int(batch_size)
             base_key["engine"] = BATCH_ENGINE
@@ -381,10 +473,17 @@ def run(X: np.ndarray, configs: Mapping[str, Mapping[str, Any]], models: Callabl
                 if explainer is None:
                     explainer = build_explainer(seed_models, config, shape, fit_data, prototypes, **common)
                     explainer.explain(X[rows[:1]], stop=stop, **explain_kwargs)  # warm-up: tracing
-                columns, cf, cf_first = _explain_chunk(explainer, X[rows], explain_kwargs, seed_models, stop,
-                                                       batch_size)
-                frame = pd.DataFrame(dict(config=np.array([name] * len(rows), dtype=object),
-                                          seed=np.full(len(rows), int(seed)), instance=ids[rows], **columns))
+                columns, cf, cf_first = _explain_chunk(
+                    explainer, X[rows], explain_kwargs, seed_models, stop, batch_size
+                )
+                frame = pd.DataFrame(
+                    dict(
+                        config=np.array([name] * len(rows), dtype=object),
+                        seed=np.full(len(rows), int(seed)),
+                        instance=ids[rows],
+                        **columns,
+                    )
+                )
                 frame = frame[COLUMNS]
                 _save_chunk(path, frame, cf, cf_first)
                 computed += 1
@@ -396,16 +495,44 @@ def run(X: np.ndarray, configs: Mapping[str, Mapping[str, Any]], models: Callabl
     if bar is not None:
         bar.close()
     frame = pd.concat(frames, ignore_index=True)
-    frame = frame.astype(dict(config=str, seed=int, found=bool, orig_class=int, cf_class=int,
-                              proto_class=int, steps_to_best=int, time_s=float, distance=float,
-                              c=float, im1=float, im2=float, steps_to_first=int, time_s_first=float,
-                              cf_class_first=int, distance_first=float, im1_first=float, im2_first=float))
-    return ExperimentResult(frame=frame, cf=np.concatenate(cfs, axis=0), cf_first=np.concatenate(cfs_first, axis=0),
-                            computed_chunks=computed, cached_chunks=cached)
+    frame = frame.astype(
+        dict(
+            config=str,
+            seed=int,
+            found=bool,
+            orig_class=int,
+            cf_class=int,
+            proto_class=int,
+            steps_to_best=int,
+            time_s=float,
+            distance=float,
+            c=float,
+            im1=float,
+            im2=float,
+            steps_to_first=int,
+            time_s_first=float,
+            cf_class_first=int,
+            distance_first=float,
+            im1_first=float,
+            im2_first=float,
+        )
+    )
+    return ExperimentResult(
+        frame=frame,
+        cf=np.concatenate(cfs, axis=0),
+        cf_first=np.concatenate(cfs_first, axis=0),
+        computed_chunks=computed,
+        cached_chunks=cached,
+    )
 
 
-def summarize(frame: pd.DataFrame, columns: Sequence[str] = ("time_s", "steps_to_best", "im1", "im2"),
-              by: str = "config", found_only: bool = True, confidence: float = 0.95) -> pd.DataFrame:
+def summarize(
+    frame: pd.DataFrame,
+    columns: Sequence[str] = ("time_s", "steps_to_best", "im1", "im2"),
+    by: str = "config",
+    found_only: bool = True,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """Mean and confidence bounds (:func:`cgp_lib.metrics.mean_ci`) of ``columns`` per ``by`` group.
 
     Rows where no counterfactual was found are left out (``found_only``); the ``found`` and
@@ -426,8 +553,9 @@ def summarize(frame: pd.DataFrame, columns: Sequence[str] = ("time_s", "steps_to
     return pd.DataFrame(out)
 
 
-def batched_throughput(explainer: CounterfactualProto, X: np.ndarray, repeats: int = 3, stop: str = "first",
-                       **explain_kwargs) -> dict[str, float]:
+def batched_throughput(
+    explainer: CounterfactualProto, X: np.ndarray, repeats: int = 3, stop: str = "first", **explain_kwargs
+) -> dict[str, float]:
     """Instances per second when all rows of ``X`` are explained together under the stop rule ``stop``.
 
     One untimed call first (tracing for the batch shape), then the median wall time of
@@ -443,12 +571,18 @@ def batched_throughput(explainer: CounterfactualProto, X: np.ndarray, repeats: i
         result = explainer.explain(X, stop=stop, **explain_kwargs)
         times.append(time.perf_counter() - start)
     seconds = float(np.median(times))
-    return dict(instances=len(X), seconds=seconds, instances_per_s=len(X) / seconds,
-                found=int(result.found.sum()))
+    return dict(instances=len(X), seconds=seconds, instances_per_s=len(X) / seconds, found=int(result.found.sum()))
 
 
-def plot_sweep(summary: pd.DataFrame, x: str, columns: Sequence[str], labels: Sequence[str] | None = None,
-               axes=None, scales: Mapping[str, float] | None = None, xlabel: str | None = None):
+def plot_sweep(
+    summary: pd.DataFrame,
+    x: str,
+    columns: Sequence[str],
+    labels: Sequence[str] | None = None,
+    axes=None,
+    scales: Mapping[str, float] | None = None,
+    xlabel: str | None = None,
+):
     """One panel per column of a :func:`summarize` table: the mean against ``x``, with its confidence band.
 
     ``summary`` needs the column ``x`` (the swept setting, e.g. θ or K) and, for each name in
@@ -495,12 +629,12 @@ def black_box_predict(model, batch_size: int = 8192) -> Callable[[np.ndarray], n
 
     def predict(x):
         x = np.asarray(x, dtype=np.float32)
-        return np.concatenate([compiled(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)])
+        return np.concatenate([compiled(x[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)])
+
     return predict
 
 
-def seconds_per_steps(explainer: CounterfactualProto, X: np.ndarray, per: int = 100,
-                      **explain_kwargs) -> np.ndarray:
+def seconds_per_steps(explainer: CounterfactualProto, X: np.ndarray, per: int = 100, **explain_kwargs) -> np.ndarray:
     """Seconds per ``per`` optimisation steps for each row of ``X`` explained alone (Table 3).
 
     Each row runs one c step of ``explainer.max_iterations`` steps without stopping early (one
@@ -524,7 +658,7 @@ def seconds_per_steps(explainer: CounterfactualProto, X: np.ndarray, per: int = 
         times = []
         for i in range(len(X)):
             start = time.perf_counter()
-            explainer.explain(X[i:i + 1], **explain_kwargs)
+            explainer.explain(X[i : i + 1], **explain_kwargs)
             times.append(time.perf_counter() - start)
     finally:
         explainer.c_steps = c_steps

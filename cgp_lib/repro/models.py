@@ -14,6 +14,7 @@ and returns a *compiled* model. Autoencoder builders return ``(ae, enc, dec)`` w
 
 :func:`train_cached` trains a builder's model once and caches the weights on disk.
 """
+
 from __future__ import annotations
 
 import json
@@ -98,8 +99,7 @@ class NearestUpsampling2D(layers.Layer):
     def compute_output_shape(self, input_shape: Any) -> tf.TensorShape:
         shape = tf.TensorShape(input_shape).as_list()
         scale = lambda n, s: None if n is None else n * s  # noqa: E731
-        return tf.TensorShape([shape[0], scale(shape[1], self.size[0]),
-                               scale(shape[2], self.size[1]), shape[3]])
+        return tf.TensorShape([shape[0], scale(shape[1], self.size[0]), scale(shape[2], self.size[1]), shape[3]])
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "size": list(self.size)}
@@ -125,24 +125,30 @@ class _SeedStream:
         return int(child.generate_state(1)[0] % (2**31 - 1))
 
 
-def _conv(seeds: _SeedStream, filters: int, activation: str | None, padding: str = "same",
-          kernel_size: int = 3) -> layers.Conv2D:
-    return layers.Conv2D(filters, kernel_size, padding=padding, activation=activation,
-                         kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seeds()))
+def _conv(
+    seeds: _SeedStream, filters: int, activation: str | None, padding: str = "same", kernel_size: int = 3
+) -> layers.Conv2D:
+    return layers.Conv2D(
+        filters,
+        kernel_size,
+        padding=padding,
+        activation=activation,
+        kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seeds()),
+    )
 
 
 def _dense(seeds: _SeedStream, units: int, activation: str | None) -> layers.Dense:
-    return layers.Dense(units, activation=activation,
-                        kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seeds()))
+    return layers.Dense(
+        units, activation=activation, kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seeds())
+    )
 
 
-def _autoencoder(encoder: tf.keras.Model, decoder: tf.keras.Model, name: str,
-                 optimizer: str | tf.keras.optimizers.Optimizer = "adam"):
+def _autoencoder(
+    encoder: tf.keras.Model, decoder: tf.keras.Model, name: str, optimizer: str | tf.keras.optimizers.Optimizer = "adam"
+):
     # The explicit Input makes Keras build the graph now; Sequential.layers omits it, so
     # autoencoder.layers == [encoder, decoder].
-    autoencoder = tf.keras.Sequential(
-        [tf.keras.Input(shape=encoder.input_shape[1:]), encoder, decoder], name=name
-    )
+    autoencoder = tf.keras.Sequential([tf.keras.Input(shape=encoder.input_shape[1:]), encoder, decoder], name=name)
     autoencoder.compile(optimizer=optimizer, loss="mse")
     return autoencoder, encoder, decoder
 
@@ -177,8 +183,7 @@ def mnist_cnn(seed: int = 0) -> tf.keras.Sequential:
     return model
 
 
-def mnist_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequential,
-                                              tf.keras.Sequential]:
+def mnist_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequential, tf.keras.Sequential]:
     """The MNIST autoencoder of the paper (appendix B): ``(ae, enc, dec)``, all ``Sequential``.
 
     Encoder ``(28, 28, 1) -> (14, 14, 1)``: Conv2D(16, 3, same, relu) - Conv2D(16, 3, same,
@@ -212,8 +217,7 @@ def mnist_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequ
     return _autoencoder(encoder, decoder, "mnist_autoencoder")
 
 
-def mnist_class_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequential,
-                                                    tf.keras.Sequential]:
+def mnist_class_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequential, tf.keras.Sequential]:
     """A class-specific MNIST autoencoder for IM1/IM2 (section 4.1): ``(ae, enc, dec)``.
 
     The classic Keras convolutional autoencoder, all ``Sequential``. Encoder
@@ -274,8 +278,7 @@ def breast_cancer_mlp(seed: int = 0) -> tf.keras.Sequential:
     return model
 
 
-def breast_cancer_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequential,
-                                                      tf.keras.Sequential]:
+def breast_cancer_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequential, tf.keras.Sequential]:
     """The Breast Cancer autoencoder (appendix A): ``(ae, enc, dec)``, all ``Sequential``.
 
     Encoder ``30 -> 6``: Dense(20, relu) - Dense(10, relu) - Dense(6, linear); decoder
@@ -330,7 +333,7 @@ class OrdinalToOneHot(layers.Layer):
                 codes = tf.cast(tf.round(tf.stop_gradient(inputs[:, c])), tf.int32)
                 parts.append(tf.one_hot(codes, self.cat_vars[c], dtype=inputs.dtype))
             else:
-                parts.append(inputs[:, c:c + 1])
+                parts.append(inputs[:, c : c + 1])
         return tf.concat(parts, axis=1)
 
     def compute_output_shape(self, input_shape: Any) -> tf.TensorShape:
@@ -338,8 +341,11 @@ class OrdinalToOneHot(layers.Layer):
         return tf.TensorShape([tf.TensorShape(input_shape)[0], width])
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "cat_vars": [[k, v] for k, v in self.cat_vars.items()],
-                "n_columns": self.n_columns}
+        return {
+            **super().get_config(),
+            "cat_vars": [[k, v] for k, v in self.cat_vars.items()],
+            "n_columns": self.n_columns,
+        }
 
 
 tf.keras.utils.get_custom_objects().setdefault("OrdinalToOneHot", OrdinalToOneHot)
@@ -361,14 +367,15 @@ def adult_mlp(seed: int = 0, n_features: int = 57) -> tf.keras.Sequential:
     return model
 
 
-def adult_ordinal_model(ohe_model: tf.keras.Model, cat_vars_ord: dict[int, int],
-                        n_columns: int) -> tf.keras.Sequential:
+def adult_ordinal_model(ohe_model: tf.keras.Model, cat_vars_ord: dict[int, int], n_columns: int) -> tf.keras.Sequential:
     """The same classifier on ordinal input: :class:`OrdinalToOneHot` in front of ``ohe_model``
     (weights shared). Gives the same probabilities as ``ohe_model`` on the one-hot rows; its
     gradient with respect to a category code is zero, as with alibi's ordinal example
     (embedding layers)."""
-    model = tf.keras.Sequential([tf.keras.Input(shape=(n_columns,)), OrdinalToOneHot(cat_vars_ord, n_columns),
-                                 ohe_model], name="adult_ordinal_mlp")
+    model = tf.keras.Sequential(
+        [tf.keras.Input(shape=(n_columns,)), OrdinalToOneHot(cat_vars_ord, n_columns), ohe_model],
+        name="adult_ordinal_mlp",
+    )
     return model
 
 
@@ -426,7 +433,6 @@ def _canonical_architecture(model: tf.keras.Model) -> Any:
     return rename(config)
 
 
-
 def _loss_name(model: tf.keras.Model) -> Any:
     """The loss's name, with its configuration when it is a Loss object (e.g. label smoothing)."""
     loss = getattr(model, "loss", None)
@@ -448,8 +454,7 @@ def _optimizer_config(model: tf.keras.Model) -> dict[str, Any] | None:
     return config
 
 
-def _key_inputs(model: tf.keras.Model, x: Any, y: Any, epochs: int, batch_size: int,
-                seed: int) -> dict[str, Any]:
+def _key_inputs(model: tf.keras.Model, x: Any, y: Any, epochs: int, batch_size: int, seed: int) -> dict[str, Any]:
     return {
         "architecture": _canonical_architecture(model),
         "x_sha256": cache.array_digest(x),
@@ -467,8 +472,7 @@ def _key_of(inputs: dict[str, Any]) -> str:
     return cache.text_digest(text)
 
 
-def training_cache_key(model: tf.keras.Model, x: Any, y: Any, *, epochs: int,
-                       batch_size: int, seed: int) -> str:
+def training_cache_key(model: tf.keras.Model, x: Any, y: Any, *, epochs: int, batch_size: int, seed: int) -> str:
     """The sha256 key under which :func:`train_cached` stores ``model`` trained on (x, y).
 
     Hashes the architecture (``model.to_json()`` with automatic names normalised,
@@ -515,8 +519,7 @@ def train_cached(
     parts = tuple(built) if isinstance(built, (tuple, list)) else (built,)
     model = parts[0]
     if not isinstance(model, tf.keras.Model):
-        raise ValueError(f"build must return a Keras model or a tuple starting with one, "
-                         f"got {type(model).__name__}")
+        raise ValueError(f"build must return a Keras model or a tuple starting with one, got {type(model).__name__}")
     if model.optimizer is None:
         raise ValueError(f"build must return a compiled model; {model.name!r} is not compiled")
 
@@ -540,8 +543,9 @@ def train_cached(
             return Trained(model, parts, True, sidecar.get("history", {}), key, weights_path)
 
     started = time.perf_counter()
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True,
-                        validation_data=validation_data, verbose=verbose)
+    history = model.fit(
+        x, y, epochs=epochs, batch_size=batch_size, shuffle=True, validation_data=validation_data, verbose=verbose
+    )
     seconds = time.perf_counter() - started
     history_dict = {k: [float(v) for v in values] for k, values in history.history.items()}
 
@@ -557,7 +561,5 @@ def train_cached(
         "train_seconds": seconds,
         "tensorflow": tf.__version__,
     }
-    cache.atomic_write(sidecar_path,
-                  lambda f: f.write(json.dumps(sidecar, indent=2, sort_keys=True, default=str)),
-                  "w")
+    cache.atomic_write(sidecar_path, lambda f: f.write(json.dumps(sidecar, indent=2, sort_keys=True, default=str)), "w")
     return Trained(model, parts, False, history_dict, key, weights_path)

@@ -3,21 +3,33 @@
 Van Looveren & Klaise, "Interpretable Counterfactual Explanations Guided by Prototypes"
 (ECML-PKDD 2021, arXiv 1907.02584). The chapters and ``bench/run.py`` set these beside the
 numbers they measure; nothing here is computed. Tables are returned as fresh
-:class:`pandas.DataFrame` copies, one row per loss function: a column holds the reported mean
+``pandas.DataFrame`` copies, one row per loss function: a column holds the reported mean
 and the column ``<name>_pm`` the half-width of its 95% confidence bound ("mean ± bound" in the
 paper). IM2 is stored unscaled (Tables 1 and 2 print IM2 × 10).
 
 Settings the paper does not give are not here: each chapter states its choice beside them.
 """
+
 from __future__ import annotations
 
 from types import MappingProxyType
 
 import pandas as pd
 
-__all__ = ["table1", "table2", "table3", "table4", "reported_text", "MNIST", "BREAST_CANCER",
-           "MNIST_SPEED_CUTS", "MNIST_IM1_CUTS", "MNIST_IM2_CUTS", "BREAST_CANCER_SPEED_CUTS",
-           "BREAST_CANCER_IM_CUTS"]
+__all__ = [
+    "table1",
+    "table2",
+    "table3",
+    "table4",
+    "reported_text",
+    "MNIST",
+    "BREAST_CANCER",
+    "MNIST_SPEED_CUTS",
+    "MNIST_IM1_CUTS",
+    "MNIST_IM2_CUTS",
+    "BREAST_CANCER_SPEED_CUTS",
+    "BREAST_CANCER_IM_CUTS",
+]
 
 _TABLE_1 = {  # section 4.2.1, Table 1 (MNIST, eq. 15; 1,500 counterfactuals per loss)
     "time_s": ([13.06, 8.40, 3.06, 2.31, 1.93, 4.01], [0.23, 0.38, 0.11, 0.04, 0.10, 0.05]),
@@ -112,8 +124,9 @@ def reported_text(table: pd.DataFrame, row: str, column: str, digits: int, scale
         Factor applied to both numbers.
     """
     if column not in table.columns or f"{column}_pm" not in table.columns:
-        raise ValueError(f"column: expected a reported quantity of {table.attrs.get('source', 'the table')}, "
-                         f"got {column!r}")
+        raise ValueError(
+            f"column: expected a reported quantity of {table.attrs.get('source', 'the table')}, got {column!r}"
+        )
     if row not in table.index:
         raise ValueError(f"row: expected one of {list(table.index)}, got {row!r}")
     mean, bound = scale * table.loc[row, column], scale * table.loc[row, f"{column}_pm"]
@@ -122,39 +135,59 @@ def reported_text(table: pd.DataFrame, row: str, column: str, digits: int, scale
 
 #: The MNIST settings of section 4.2 and appendix B. ``theta`` per loss: "θ is therefore set at
 #: 200 for loss functions C and E, and 100 if used in combination with L_AE in D and F".
-MNIST = MappingProxyType({
-    "c_init": 1.0, "kappa": 0.0, "beta": 0.1, "gamma": 100.0,          # appendix B
-    "theta": MappingProxyType({"C": 200.0, "D": 100.0, "E": 200.0, "F": 100.0}),  # appendix B
-    "k": 5,                                                            # section 4.2: K = 5 encodings
-    "per_class": 50, "seeds": 3, "counterfactuals_per_loss": 1500,     # section 4.2
-    "feature_range": (-0.5, 0.5),                                      # appendix B: images in [-0.5, 0.5]
-    "cnn_epochs": 3, "cnn_batch_size": 64, "cnn_test_accuracy": 0.986,  # appendix B
-    "ae_epochs": 4, "ae_batch_size": 128,                              # appendix B
-    "class_ae_epochs": 30, "class_ae_batch_size": 128,                 # appendix B
-})
+MNIST = MappingProxyType(
+    {
+        "c_init": 1.0,
+        "kappa": 0.0,
+        "beta": 0.1,
+        "gamma": 100.0,  # appendix B
+        "theta": MappingProxyType({"C": 200.0, "D": 100.0, "E": 200.0, "F": 100.0}),  # appendix B
+        "k": 5,  # section 4.2: K = 5 encodings
+        "per_class": 50,
+        "seeds": 3,
+        "counterfactuals_per_loss": 1500,  # section 4.2
+        "feature_range": (-0.5, 0.5),  # appendix B: images in [-0.5, 0.5]
+        "cnn_epochs": 3,
+        "cnn_batch_size": 64,
+        "cnn_test_accuracy": 0.986,  # appendix B
+        "ae_epochs": 4,
+        "ae_batch_size": 128,  # appendix B
+        "class_ae_epochs": 30,
+        "class_ae_batch_size": 128,  # appendix B
+    }
+)
 
 #: The Breast Cancer settings of section 4.3 and appendix A. θ is not given (see the chapter).
-BREAST_CANCER = MappingProxyType({
-    "c_init": 1.0, "kappa": 0.0, "beta": 0.1,                          # appendix A
-    "train_size": 550, "test_size": 19, "seeds": 5,                    # section 4.3
-    "theta_sweep": (10.0, 20.0, 50.0, 100.0, 150.0, 200.0),            # Figure 7
-    "k_sweep": (1, 2, 5, 10),                                          # Figure 8
-    "mlp_epochs": 500, "mlp_batch_size": 128, "mlp_test_accuracy": 1.0,  # appendix A (SGD)
-    "ae_epochs": 500, "ae_batch_size": 128,                            # appendix A (Adam)
-})
+BREAST_CANCER = MappingProxyType(
+    {
+        "c_init": 1.0,
+        "kappa": 0.0,
+        "beta": 0.1,  # appendix A
+        "train_size": 550,
+        "test_size": 19,
+        "seeds": 5,  # section 4.3
+        "theta_sweep": (10.0, 20.0, 50.0, 100.0, 150.0, 200.0),  # Figure 7
+        "k_sweep": (1, 2, 5, 10),  # Figure 8
+        "mlp_epochs": 500,
+        "mlp_batch_size": 128,
+        "mlp_test_accuracy": 1.0,  # appendix A (SGD)
+        "ae_epochs": 500,
+        "ae_batch_size": 128,  # appendix A (Adam)
+    }
+)
 
-#: Section 4.2.2: percent cut in (time, gradient steps) against A.
+#: Percent cut in (time, gradient steps) against A (section 4.2.2).
 MNIST_SPEED_CUTS = MappingProxyType({"B": (36, 54), "C": (77, 84), "D": (82, 90)})
-#: Section 4.2.3: percent cut in IM1 against A ("13% and 26% as L_AE and L_proto are added";
+#: Percent cut in IM1 against A, section 4.2.3 ("13% and 26% as L_AE and L_proto are added";
 #: "removing L_pred in E yields an improvement over A of 29%").
 MNIST_IM1_CUTS = MappingProxyType({"B": 13, "C": 26, "E": 29})
-#: Section 4.2.3: percent cut in IM2 against A ("Adding in L_proto brings IM2 down by 34% while
+#: Percent cut in IM2 against A, section 4.2.3 ("Adding in L_proto brings IM2 down by 34% while
 #: the combination of L_AE and L_proto only reduces the metric by 24%").
 MNIST_IM2_CUTS = MappingProxyType({"C": 34, "D": 24})
-#: Section 4.3.2: percent cut in (time, gradient steps) against A ("B finds x_cf in 13% of the
+#: Percent cut in (time, gradient steps) against A, section 4.3.2 ("B finds x_cf in 13% of the
 #: time needed compared to A while bringing the number of gradient updates down by 91%";
 #: C "reduces the search time by 92% and the number of iterations by 93%").
 BREAST_CANCER_SPEED_CUTS = MappingProxyType({"B": (87, 91), "C": (92, 93)})
-#: Section 4.3.3: percent cut in (IM1, IM2) against A ("Including L_proto in the loss function
+#: Percent cut in (IM1, IM2) against A, section 4.3.3 ("Including L_proto in the loss function
 #: reduces IM1 and IM2 by respectively 55% and 81%"); C: "similar improvements".
 BREAST_CANCER_IM_CUTS = MappingProxyType({"B": (55, 81)})

@@ -8,6 +8,7 @@ k or K) have the same three panels, with the same error bars:
 (b) the mean IM1 and IM2 with their 95% confidence bounds;
 (c) the mean sparsity EN(δ) = β·‖δ‖₁ + ‖δ‖₂² with its 95% confidence bounds.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -44,8 +45,15 @@ def panel_statistics(frame: pd.DataFrame, by: str, order: Sequence, column: str,
     return pd.DataFrame(rows, index=pd.Index(list(order), name=by))
 
 
-def speed_quality_sparsity(frame: pd.DataFrame, by: str, order: Sequence, labels: Sequence[str] | None = None,
-                           xlabel: str | None = None, title: str | None = None, panels=PANELS):
+def speed_quality_sparsity(
+    frame: pd.DataFrame,
+    by: str,
+    order: Sequence,
+    labels: Sequence[str] | None = None,
+    xlabel: str | None = None,
+    title: str | None = None,
+    panels=PANELS,
+):
     """The paper's three panels (module docstring) for the rows of ``frame`` grouped by ``by``.
 
     ``frame`` holds one row per counterfactual (:data:`cgp_lib.repro.experiments.COLUMNS`); rows
@@ -68,8 +76,15 @@ def speed_quality_sparsity(frame: pd.DataFrame, by: str, order: Sequence, labels
             stats = panel_statistics(frame, by, order, column, errors)
             target = twins[min(g, len(twins) - 1)]
             offset = (g - (len(groups) - 1) / 2) * width
-            target.bar(xs + offset, scale * stats["mean"], width, yerr=scale * np.nan_to_num(stats["error"]),
-                       capsize=3, color=f"C{g}", label=label)
+            target.bar(
+                xs + offset,
+                scale * stats["mean"],
+                width,
+                yerr=scale * np.nan_to_num(stats["error"]),
+                capsize=3,
+                color=f"C{g}",
+                label=label,
+            )
             if len(twins) > 1:
                 target.set_ylabel(label, color=f"C{g}")
         if len(twins) == 1 and len(groups) > 1:

@@ -5,6 +5,7 @@ of the objective (section 3) does. The four Method chapters share it through :fu
 so they explain the same instance with the same trained models (the weights are cached by
 :func:`cgp_lib.repro.models.train_cached`), and draw with the same :func:`draw_regions`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,14 +16,28 @@ import tensorflow as tf
 
 from . import models
 
-__all__ = ["CENTERS", "LOW", "HIGH", "CLASS_COLORS", "REGION_COLORS", "make_blobs", "build_classifier",
-           "build_autoencoder", "ToyProblem", "problem", "draw_boundaries", "draw_regions"]
+__all__ = [
+    "CENTERS",
+    "LOW",
+    "HIGH",
+    "CLASS_COLORS",
+    "REGION_COLORS",
+    "make_blobs",
+    "build_classifier",
+    "build_autoencoder",
+    "ToyProblem",
+    "problem",
+    "draw_boundaries",
+    "draw_regions",
+]
 
 #: Centres of the three classes (blue, orange, green).
 CENTERS = np.array([[-2.0, -1.0], [2.0, -1.0], [0.0, 2.0]], dtype=np.float32)
-#: The plane drawn and searched: both features in [LOW, HIGH].
+#: Both features lie in [LOW, HIGH], the plane drawn and searched.
 LOW, HIGH = -5.0, 5.0
+#: Colours of the three classes' points.
 CLASS_COLORS = ["#3182bd", "#e6550d", "#31a354"]
+#: Colours of the three classes' regions.
 REGION_COLORS = ["#deebf7", "#fee6ce", "#e5f5e0"]
 
 
@@ -49,11 +64,14 @@ def _init(seed: int, offset: int):
 
 def build_classifier(seed: int = 0) -> tf.keras.Model:
     """The toy classifier: 2 → 16 tanh → 3 softmax, compiled with Adam(0.02) and cross-entropy."""
-    model = tf.keras.Sequential([
-        tf.keras.Input((2,)),
-        tf.keras.layers.Dense(16, activation="tanh", kernel_initializer=_init(seed, 1)),
-        tf.keras.layers.Dense(3, activation="softmax", kernel_initializer=_init(seed, 2)),
-    ], name="toy_classifier")
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((2,)),
+            tf.keras.layers.Dense(16, activation="tanh", kernel_initializer=_init(seed, 1)),
+            tf.keras.layers.Dense(3, activation="softmax", kernel_initializer=_init(seed, 2)),
+        ],
+        name="toy_classifier",
+    )
     model.compile(optimizer=tf.keras.optimizers.Adam(0.02), loss="categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -68,16 +86,22 @@ def build_autoencoder(seed: int = 0) -> tuple[tf.keras.Model, tf.keras.Model, tf
     -------
     autoencoder, encoder, decoder : tf.keras.Model
     """
-    encoder = tf.keras.Sequential([
-        tf.keras.Input((2,)),
-        tf.keras.layers.Dense(16, activation="tanh", kernel_initializer=_init(seed, 1)),
-        tf.keras.layers.Dense(1, kernel_initializer=_init(seed, 2)),
-    ], name="toy_encoder")
-    decoder = tf.keras.Sequential([
-        tf.keras.Input((1,)),
-        tf.keras.layers.Dense(16, activation="tanh", kernel_initializer=_init(seed, 3)),
-        tf.keras.layers.Dense(2, kernel_initializer=_init(seed, 4)),
-    ], name="toy_decoder")
+    encoder = tf.keras.Sequential(
+        [
+            tf.keras.Input((2,)),
+            tf.keras.layers.Dense(16, activation="tanh", kernel_initializer=_init(seed, 1)),
+            tf.keras.layers.Dense(1, kernel_initializer=_init(seed, 2)),
+        ],
+        name="toy_encoder",
+    )
+    decoder = tf.keras.Sequential(
+        [
+            tf.keras.Input((1,)),
+            tf.keras.layers.Dense(16, activation="tanh", kernel_initializer=_init(seed, 3)),
+            tf.keras.layers.Dense(2, kernel_initializer=_init(seed, 4)),
+        ],
+        name="toy_decoder",
+    )
     autoencoder = tf.keras.Sequential([tf.keras.Input((2,)), encoder, decoder], name="toy_autoencoder")
     autoencoder.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="mse")
     return autoencoder, encoder, decoder
@@ -137,13 +161,13 @@ def problem(classifier_epochs: int, autoencoder_epochs: Optional[int] = None, gr
         raise ValueError(f"grid: expected at least 2 points per axis, got {grid!r}")
     X, y = make_blobs()
     onehot = np.eye(len(CENTERS), dtype=np.float32)[y]
-    classifier = models.train_cached(build_classifier, X, onehot, epochs=classifier_epochs, batch_size=32,
-                                     seed=0).model
+    classifier = models.train_cached(build_classifier, X, onehot, epochs=classifier_epochs, batch_size=32, seed=0).model
     labels = classifier.predict(X, verbose=0).argmax(axis=1)
     ae = enc = dec = None
     if autoencoder_epochs is not None:
-        ae, enc, dec = models.train_cached(build_autoencoder, X, X, epochs=autoencoder_epochs, batch_size=32,
-                                           seed=0).parts
+        ae, enc, dec = models.train_cached(
+            build_autoencoder, X, X, epochs=autoencoder_epochs, batch_size=32, seed=0
+        ).parts
     axis = np.linspace(LOW, HIGH, int(grid), dtype=np.float32)
     plane = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
     regions = classifier(plane).numpy().argmax(axis=1).reshape(int(grid), int(grid))
@@ -151,7 +175,7 @@ def problem(classifier_epochs: int, autoencoder_epochs: Optional[int] = None, gr
 
 
 def draw_boundaries(ax: Any, axis: np.ndarray, regions: np.ndarray) -> None:
-    """Draw the boundaries between the classes of ``regions`` (predicted classes on the grid ``axis``²)."""
+    """Draw the boundaries between the classes of ``regions``, the predicted classes on the grid ``axis`` × ``axis``."""
     for c in range(len(CENTERS)):
         ax.contour(axis, axis, (regions == c).astype(float), levels=[0.5], colors="0.3", linewidths=0.8)
 

@@ -4,6 +4,7 @@ Every notebook, test and benchmark that needs "the MNIST CNN" or "the Breast Can
 MLP" gets it from here, so that they all use the same weights; training runs once
 per machine and the weights are cached by :func:`cgp_lib.repro.models.train_cached`.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,10 +31,12 @@ def mnist_models(seed: int = 0, cnn_epochs: int = 3, ae_epochs: int = 4, verbose
     trained on all 60,000 MNIST training images scaled to [-0.5, 0.5] (appendix B)."""
     (x_train, y_train), _ = datasets.load_mnist()
     onehot = tf.keras.utils.to_categorical(y_train, 10)
-    cnn = models.train_cached(models.mnist_cnn, x_train, onehot, epochs=cnn_epochs, batch_size=64,
-                              seed=seed, verbose=verbose).model
-    ae, enc, dec = models.train_cached(models.mnist_autoencoder, x_train, x_train, epochs=ae_epochs,
-                                       batch_size=128, seed=seed, verbose=verbose).parts
+    cnn = models.train_cached(
+        models.mnist_cnn, x_train, onehot, epochs=cnn_epochs, batch_size=64, seed=seed, verbose=verbose
+    ).model
+    ae, enc, dec = models.train_cached(
+        models.mnist_autoencoder, x_train, x_train, epochs=ae_epochs, batch_size=128, seed=seed, verbose=verbose
+    ).parts
     return MnistModels(cnn=cnn, ae=ae, enc=enc, dec=dec)
 
 
@@ -41,8 +44,9 @@ def breast_cancer_mlp(seed: int = 0, epochs: int = 500, verbose: int = 0) -> tf.
     """The 2×40 ReLU MLP (SGD, 500 epochs) on the first 550 standardised instances (appendix A)."""
     (x_train, y_train), _, _ = datasets.load_breast_cancer()
     onehot = tf.keras.utils.to_categorical(y_train, 2)
-    return models.train_cached(models.breast_cancer_mlp, x_train, onehot, epochs=epochs, batch_size=32,
-                               seed=seed, verbose=verbose).model
+    return models.train_cached(
+        models.breast_cancer_mlp, x_train, onehot, epochs=epochs, batch_size=32, seed=seed, verbose=verbose
+    ).model
 
 
 def breast_cancer_autoencoder(seed: int = 0, epochs: int = 500, classes=None, verbose: int = 0):
@@ -52,8 +56,9 @@ def breast_cancer_autoencoder(seed: int = 0, epochs: int = 500, classes=None, ve
     (x_train, y_train), _, _ = datasets.load_breast_cancer()
     if classes is not None:
         x_train = x_train[np.isin(y_train, np.atleast_1d(classes))]
-    return models.train_cached(models.breast_cancer_autoencoder, x_train, x_train, epochs=epochs,
-                               batch_size=32, seed=seed, verbose=verbose).parts
+    return models.train_cached(
+        models.breast_cancer_autoencoder, x_train, x_train, epochs=epochs, batch_size=32, seed=seed, verbose=verbose
+    ).parts
 
 
 @dataclass(frozen=True)
@@ -70,9 +75,14 @@ class MnistMetricAutoencoders:
     train_seconds: float = 0.0  # training time recorded when the weights were trained (cached or not)
 
 
-def mnist_class_autoencoders(seed: int = 0, epochs: int = 30, batch_size: int = 128,
-                             classes=tuple(range(10)), train_size: int | None = None,
-                             verbose: int = 0) -> MnistMetricAutoencoders:
+def mnist_class_autoencoders(
+    seed: int = 0,
+    epochs: int = 30,
+    batch_size: int = 128,
+    classes=tuple(range(10)),
+    train_size: int | None = None,
+    verbose: int = 0,
+) -> MnistMetricAutoencoders:
     """The IM1/IM2 autoencoders on MNIST: one per class in ``classes`` and one on all classes.
 
     Appendix B: encoder of 16, 8, 8 3×3 filters, each followed by 2×2 max-pooling, a mirrored
@@ -98,8 +108,15 @@ def mnist_class_autoencoders(seed: int = 0, epochs: int = 30, batch_size: int = 
     seconds = []
 
     def fit(x):
-        result = models.train_cached(models.mnist_class_autoencoder, x, x, epochs=int(epochs),
-                                     batch_size=int(batch_size), seed=seed, verbose=verbose)
+        result = models.train_cached(
+            models.mnist_class_autoencoder,
+            x,
+            x,
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            seed=seed,
+            verbose=verbose,
+        )
         sidecar = result.weights_path.with_name(result.weights_path.name.replace(".weights.npz", ".json"))
         seconds.append(float(json.loads(sidecar.read_text()).get("train_seconds", 0.0)))
         return result.model
@@ -131,7 +148,8 @@ def adult_models(seed: int = 0, epochs: int = 30, verbose: int = 0) -> AdultMode
     (one-hot), plus its ordinal-input twin."""
     split = datasets.adult_split()
     onehot = tf.keras.utils.to_categorical(split.y_train, 2)
-    trained_ = models.train_cached(models.adult_mlp, split.x_train_ohe, onehot, epochs=epochs, batch_size=256,
-                                   seed=seed, verbose=verbose)
+    trained_ = models.train_cached(
+        models.adult_mlp, split.x_train_ohe, onehot, epochs=epochs, batch_size=256, seed=seed, verbose=verbose
+    )
     ordinal = models.adult_ordinal_model(trained_.model, split.cat_vars_ord, split.x_train_ord.shape[1])
     return AdultModels(ohe=trained_.model, ordinal=ordinal, data=split, history=trained_.history)
