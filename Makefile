@@ -35,6 +35,11 @@ test: $(STAMP) chromium
 		--nbval-lax --nbval-current-env
 	$(MAKE) book-build
 
+# ruff (configured in pyproject.toml): lint and formatting of the library, tests and scripts.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check cgp_lib tests bench notebooks/execute.py notebooks/conftest.py
+
 # Execute the notebooks with papermill under PROFILE (quick or full), then build the book.
 book: $(STAMP) chromium
 	$(PY) notebooks/execute.py --profile $(PROFILE)
