@@ -291,6 +291,13 @@ def test_black_box_predict_returns_the_model_probabilities(blobs):
         experiments.black_box_predict("not a model")
     with pytest.raises(ValueError, match="batch_size"):
         experiments.black_box_predict(blobs.model, batch_size=0)
+    calls = []
+    counted = experiments.black_box_predict(blobs.model, batch_size=7, calls=calls)
+    counted(blobs.X[:20])
+    counted(blobs.X[:3])
+    assert calls == [20, 3]  # rows per call to the black box, however it is split into batches
+    with pytest.raises(TypeError, match="calls"):
+        experiments.black_box_predict(blobs.model, calls=0)
 
 
 def test_seconds_per_steps_runs_every_step_of_one_c_step(blobs, monkeypatch):

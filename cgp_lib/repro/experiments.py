@@ -612,23 +612,37 @@ def plot_sweep(
     return axes
 
 
-def black_box_predict(model, batch_size: int = 8192) -> Callable[[np.ndarray], np.ndarray]:
+def black_box_predict(model, batch_size: int = 8192, calls: list | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """``model`` behind a plain function from numpy arrays to numpy probabilities: a black box.
 
     The explainer sees arrays in and out and must estimate the gradient of L_pred by central
     differences (eq. 11-12, Table 3's A′). The function runs one compiled call of the model
     per ``batch_size`` rows.
+
+    Parameters
+    ----------
+    model
+        A Keras model returning class probabilities.
+    batch_size
+        Rows per compiled call.
+    calls
+        If a list, the number of rows of every call is appended to it (to count the queries a
+        search makes of the black box).
     """
     if not callable(model):
         raise TypeError(f"model: expected a callable Keras model, got {type(model).__name__}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    if calls is not None and not isinstance(calls, list):
+        raise TypeError(f"calls: expected a list or None, got {type(calls).__name__}")
     import tensorflow as tf
 
     compiled = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     def predict(x):
         x = np.asarray(x, dtype=np.float32)
+        if calls is not None:
+            calls.append(len(x))
         return np.concatenate([compiled(x[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)])
 
     return predict
