@@ -37,6 +37,7 @@ import pandas as pd
 import tensorflow as tf
 
 from . import categorical, fista
+from ._c_search import CSearch
 from .gradients import PROBA_PERTURBATIONS, BatchedPredictor, numerical_gradient
 from .losses import autoencoder_loss, elastic_net, l1_norm, l2_squared, prediction_loss, prototype_loss
 from .prototypes import EncoderPrototypes, KDTreePrototypes, PrototypeStrategy
@@ -93,6 +94,7 @@ class CounterfactualResult:
     time_to_first_s: np.ndarray | None = None  # (N,) seconds from the call's start to the first counterfactual
     time_to_best_s: np.ndarray | None = None  # (N,) seconds from the call's start to the reported one
     stop: str | None = None  # the stop rule the search ran with
+    c_history: np.ndarray | None = None  # (c steps run, N) c of each row in each c step (NaN: sat out)
     loss_history: dict | None = field(default=None, repr=False)  # term -> (c_steps, max_iterations, N)
     path: np.ndarray | None = field(default=None, repr=False)  # (c_steps, max_iterations, N, *shape) iterates
     cf_search: np.ndarray | None = field(default=None, repr=False)  # categorical data: cf in the search space
@@ -949,8 +951,7 @@ class CounterfactualProto:
             proto, proto_class = np.zeros_like(X), np.full(n, -1)
 
         self.last_predict_calls = 0  # black box: calls to predict during the search
-        c = np.full(n, self.c_init)
-        c_lower, c_upper = np.zeros(n), np.full(n, 1e10)
+        search = CSearch(self.c_init, n, self.c_steps)
         best = self._empty_numpy_record(X)
         best_c = np.full(n, np.nan)
         step_time = np.full(self.c_steps * self.max_iterations + 1, np.nan)  # seconds since start, per step
@@ -962,6 +963,8 @@ class CounterfactualProto:
             # every step is recorded (which needs all rows), they are left out of the search
             active = ~((stop is not None) & (best["first_step"] >= 0))
             rows = np.flatnonzero(active) if compact else np.arange(n)
+            search.record(c_step, rows)
+            c = search.c
             args = (
                 X[rows],
                 onehot[rows],
@@ -993,15 +996,12 @@ class CounterfactualProto:
                 paths.append(iterates.numpy())
             replaced = merge_records(best, part, rows)
             best_c[replaced] = c[replaced]
-            # alibi's rule for c: bisection once a counterfactual was found, x10 before.
             found_now = np.zeros(n, bool)
             found_now[rows] = part["first_step"] >= 0
-            c_upper = np.where(found_now, np.minimum(c_upper, c), c_upper)
-            c_lower = np.where(found_now, c_lower, np.maximum(c_lower, c))
-            c = np.where(c_upper < 1e9, (c_lower + c_upper) / 2, np.where(found_now, c, c * 10))
+            search.update(found_now)  # alibi's rule: x10 before a counterfactual, bisection after
             if stop is not None and np.all(best["first_step"] >= 0):
                 break
-            if not np.any(c):  # c = 0 stays 0 under the rule: later c steps would repeat this one
+            if search.stuck:  # c = 0 stays 0 under the rule: later c steps would repeat this one
                 break
 
         found = best["step"] >= 0
@@ -1037,6 +1037,7 @@ class CounterfactualProto:
             steps_to_first=best["first_step"],
             steps_to_best=best["step"],
             c=best_c,
+            c_history=search.c_history(),
             wall_time_s=np.full(n, wall),
             loss_history=loss_history,
             path=path,
