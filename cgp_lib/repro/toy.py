@@ -136,12 +136,20 @@ class ToyProblem:
     @property
     def onehot(self) -> np.ndarray:
         """The true classes one-hot encoded (the classifier's training targets)."""
-        return np.eye(len(CENTERS), dtype=np.float32)[self.y]
+        return _one_hot(self.y)
 
     @property
     def plane(self) -> np.ndarray:
         """Every grid point, ``(grid², 2)``, row by row (the order of ``regions.ravel()``)."""
-        return np.stack(np.meshgrid(self.axis, self.axis), axis=-1).reshape(-1, 2)
+        return _grid_points(self.axis)
+
+
+def _one_hot(y: np.ndarray) -> np.ndarray:
+    return np.eye(len(CENTERS), dtype=np.float32)[y]
+
+
+def _grid_points(axis: np.ndarray) -> np.ndarray:
+    return np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
 
 
 def problem(classifier_epochs: int, autoencoder_epochs: Optional[int] = None, grid: int = 121) -> ToyProblem:
@@ -160,8 +168,9 @@ def problem(classifier_epochs: int, autoencoder_epochs: Optional[int] = None, gr
     if int(grid) < 2:
         raise ValueError(f"grid: expected at least 2 points per axis, got {grid!r}")
     X, y = make_blobs()
-    onehot = np.eye(len(CENTERS), dtype=np.float32)[y]
-    classifier = models.train_cached(build_classifier, X, onehot, epochs=classifier_epochs, batch_size=32, seed=0).model
+    classifier = models.train_cached(
+        build_classifier, X, _one_hot(y), epochs=classifier_epochs, batch_size=32, seed=0
+    ).model
     labels = classifier.predict(X, verbose=0).argmax(axis=1)
     ae = enc = dec = None
     if autoencoder_epochs is not None:
@@ -169,8 +178,7 @@ def problem(classifier_epochs: int, autoencoder_epochs: Optional[int] = None, gr
             build_autoencoder, X, X, epochs=autoencoder_epochs, batch_size=32, seed=0
         ).parts
     axis = np.linspace(LOW, HIGH, int(grid), dtype=np.float32)
-    plane = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
-    regions = classifier(plane).numpy().argmax(axis=1).reshape(int(grid), int(grid))
+    regions = classifier(_grid_points(axis)).numpy().argmax(axis=1).reshape(int(grid), int(grid))
     return ToyProblem(X, y, labels, classifier, axis, regions, ae, enc, dec)
 
 
