@@ -19,22 +19,6 @@ import pytest
 SAVE_DIR_ENV = "CGP_NBVAL_SAVE_DIR"
 
 
-def _merge_streams(outputs):
-    """Consecutive stream outputs of one name as one output (nbval keeps one per message)."""
-    merged = []
-    for out in outputs:
-        if (
-            out.get("output_type") == "stream"
-            and merged
-            and merged[-1].get("output_type") == "stream"
-            and merged[-1].get("name") == out.get("name")
-        ):
-            merged[-1]["text"] += out["text"]
-        else:
-            merged.append(nbformat.from_dict(dict(out)))
-    return merged
-
-
 class _Keeper:
     def __init__(self, directory: Path):
         self.directory = directory
@@ -51,7 +35,9 @@ class _Keeper:
         if report.failed:
             entry["failed"] = True
         outputs = getattr(item, "test_outputs", None) or []
-        item.cell.outputs = _merge_streams(outputs)
+        # one output per message, as nbval collected them; the book merges consecutive streams
+        # (nb_merge_streams in _config.yml)
+        item.cell.outputs = [nbformat.from_dict(dict(out)) for out in outputs]
         item.cell.execution_count = entry["count"]
         for out in item.cell.outputs:
             if out.get("output_type") == "execute_result":
