@@ -2,11 +2,13 @@
 
     python notebooks/execute.py --profile quick            # execute into notebooks/_executed/
     python notebooks/execute.py --profile quick --prepare-only --out notebooks/_prepared
+    python notebooks/execute.py --profile full --set "mnist.seeds=[0]" mnist   # one value changed
 
 The committed sources are MyST markdown notebooks (``notebooks/<name>.md``, paired with
 jupytext). ``notebooks/params/<profile>.yaml`` maps each notebook name to the values of its
 ``parameters`` cell and fixes the order in which they run. With ``--prepare-only`` the
 parameters are injected without executing (nbval then runs the copies in ``make test``).
+``--set NOTEBOOK.NAME=VALUE`` (VALUE in YAML, repeatable) changes one parameter of the profile.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="quick", help="notebooks/params/<profile>.yaml")
     parser.add_argument("--out", default=str(HERE / "_executed"), help="folder for the .ipynb files")
     parser.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NOTEBOOK.NAME=VALUE",
+        help="override one parameter of the profile (VALUE is YAML); repeatable",
+    )
     parser.add_argument("names", nargs="*", help="notebooks to run (default: all in the profile)")
     args = parser.parse_args(argv)
 
@@ -35,6 +44,13 @@ def main(argv=None) -> int:
     if not profile_path.exists():
         parser.error(f"--profile: no file {profile_path}")
     profile = yaml.safe_load(profile_path.read_text()) or {}
+    for override in args.set:
+        key, sep, value = override.partition("=")
+        notebook, dot, name = key.partition(".")
+        if not (sep and dot and notebook and name):
+            parser.error(f"--set: expected NOTEBOOK.NAME=VALUE, got {override!r}")
+        profile.setdefault(notebook, {})
+        profile[notebook] = {**(profile[notebook] or {}), name: yaml.safe_load(value)}
     names = args.names or list(profile)
     unknown = [name for name in names if not (HERE / f"{name}.md").exists()]
     if unknown:
