@@ -90,3 +90,14 @@ def test_beside_reported_puts_our_interval_beside_the_papers_mean_and_bound():
     assert table.loc["B", ("IM2 (×10)", "paper")] == "1.47 ± 0.15"
     ours_only = claims.beside_reported(summary, ["B"], [("im1", "IM1", 1, 1)], found=False)
     assert list(ours_only.columns) == [("IM1", "ours")]
+
+
+def test_beside_reported_shows_a_quantity_from_other_summaries_in_its_place():
+    base = pd.DataFrame({"found": [3], "n": [4], "t": [2.0], "t_low": [1.0], "t_high": [3.0]}, index=["A"])
+    alone = pd.DataFrame({"t": [5.0], "t_low": [4.0], "t_high": [6.0]}, index=["A"])
+    views = {"alone": alone, "batched": base}
+    table = claims.beside_reported(base, ["A"], [("t", "time", 1, 1, views), ("t", "again", 1, 1)])
+    assert list(table.columns) == [("", "found"), ("time", "alone"), ("time", "batched"), ("again", "ours")]
+    assert table.loc["A", ("time", "alone")] == "5.0 [4.0, 6.0]"
+    assert table.loc["A", ("time", "batched")] == "2.0 [1.0, 3.0]"
+    assert table.loc["A", ("", "found")] == "3 / 4"

@@ -47,7 +47,7 @@ def interval_text(summary: pd.DataFrame, row, col: str, digits: int, scale: floa
 def beside_reported(
     summary: pd.DataFrame,
     rows: Sequence,
-    quantities: Sequence[tuple[str, str, int, float]],
+    quantities: Sequence[tuple],
     reported: pd.DataFrame | None = None,
     found: bool = True,
 ) -> pd.DataFrame:
@@ -61,7 +61,9 @@ def beside_reported(
         The losses, in order.
     quantities
         ``(column, label, digits, scale)`` per quantity: ``summary``'s column, the column label,
-        decimals and a factor (10 for IM2 × 10).
+        decimals and a factor (10 for IM2 × 10). A fifth element, ``{sub-label: summary}``,
+        shows the quantity from other summaries in its place (for example Table 1's time, one
+        instance at a time and batched): one column per entry instead of ``"ours"``.
     reported
         A table of :mod:`cgp_lib.repro.paper` with the same column names, or ``None`` for our
         numbers only.
@@ -76,8 +78,11 @@ def beside_reported(
     out = pd.DataFrame(index=pd.Index(list(rows), name="loss"))
     if found:
         out[("", "found")] = [f"{int(summary.loc[r, 'found'])} / {int(summary.loc[r, 'n'])}" for r in rows]
-    for column, label, digits, scale in quantities:
-        out[(label, "ours")] = [interval_text(summary, r, column, digits, scale) for r in rows]
+    for quantity in quantities:
+        column, label, digits, scale = quantity[:4]
+        views = quantity[4] if len(quantity) > 4 else {"ours": summary}
+        for sub_label, view in views.items():
+            out[(label, sub_label)] = [interval_text(view, r, column, digits, scale) for r in rows]
         if reported is not None:
             out[(label, "paper")] = [reported_text(reported, r, column, digits, scale) for r in rows]
     out.columns = pd.MultiIndex.from_tuples(out.columns)
