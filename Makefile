@@ -32,7 +32,7 @@ test: $(STAMP) chromium
 	rm -rf notebooks/_prepared notebooks/_executed
 	$(PY) notebooks/execute.py --profile quick --prepare-only --out notebooks/_prepared
 	CGP_NBVAL_SAVE_DIR=notebooks/_executed $(PY) -m pytest -q tests notebooks/_prepared --ignore=tests/book \
-		--nbval-lax --nbval-current-env
+		--nbval-lax --nbval-current-env --durations=40
 	$(MAKE) book-build
 
 # ruff (configured in pyproject.toml): lint and formatting of the library, tests and scripts.

@@ -30,8 +30,11 @@ class _Keeper:
         if type(item).__name__ != "IPyNbCell" or call.when != "call":
             return
         report = outcome.get_result()
-        entry = self.notebooks.setdefault(id(item.parent), {"file": item.parent, "count": 0, "failed": False})
+        entry = self.notebooks.setdefault(
+            id(item.parent), {"file": item.parent, "count": 0, "failed": False, "seconds": 0.0}
+        )
         entry["count"] += 1
+        entry["seconds"] += report.duration
         if report.failed:
             entry["failed"] = True
         outputs = getattr(item, "test_outputs", None) or []
@@ -48,6 +51,8 @@ class _Keeper:
         for entry in self.notebooks.values():
             nb_file = entry["file"]
             name = Path(str(nb_file.fspath)).name
+            # each chapter's share of the CI budget (README, "Run times")
+            print(f"\n[nbval] {name}: its cells ran for {entry['seconds']:.0f} s", file=sys.stderr)
             nb = nb_file.nb
             code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
             if entry["failed"] or entry["count"] != code_cells:
