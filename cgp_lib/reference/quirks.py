@@ -4,7 +4,7 @@ Each quirk is a place where alibi's code does something the paper does not descr
 cross-check chapter lists them with the line of alibi's source, the evidence measured here, and
 whether `cgp_lib` mirrors it. This module finds the lines (:func:`source_location`), computes
 alibi's numerical ∂L/∂p next to cgp_lib's (:func:`proba_gradient_ratios`), and runs the probe of
-alibi's graph in its own process (:func:`run_probe`, :mod:`cgp_lib.reference._alibi_probe`).
+alibi's graph in its own process (:func:`run_probe`, ``cgp_lib.reference._alibi_probe``).
 Importing alibi's modules to read them is safe in an eager process; its explainers are not.
 """
 
@@ -32,7 +32,7 @@ def source_location(pattern: str, file: str = "cfproto.py") -> str:
     Raises
     ------
     ValueError
-        If ``file`` is not one of :data:`SOURCE_FILES` or no line contains ``pattern`` (the
+        If ``file`` is not one of ``SOURCE_FILES`` or no line contains ``pattern`` (the
         installed alibi is not 0.9.6's code).
     """
     if file not in SOURCE_FILES:
@@ -95,7 +95,7 @@ def proba_gradient_ratios(classes=(2, 10), rows: int = 5, eps: float = 1e-3) -> 
 
 
 def run_probe(trials: int) -> dict:
-    """Run :mod:`cgp_lib.reference._alibi_probe` in its own process and return its evidence."""
+    """Run ``cgp_lib.reference._alibi_probe`` in its own process and return its evidence."""
     if not isinstance(trials, (int, np.integer)) or trials < 1:
         raise ValueError(f"trials: expected a positive integer, got {trials!r}")
     result = subprocess.run(
