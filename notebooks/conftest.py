@@ -51,7 +51,7 @@ class _Keeper:
         for entry in self.notebooks.values():
             nb_file = entry["file"]
             name = Path(str(nb_file.fspath)).name
-            # each chapter's share of the CI budget (README, "Run times")
+            # each chapter's share of the CI budget (README, "CI budget")
             print(f"\n[nbval] {name}: its cells ran for {entry['seconds']:.0f} s", file=sys.stderr)
             nb = nb_file.nb
             code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
