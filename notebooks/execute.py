@@ -49,8 +49,7 @@ def main(argv=None) -> int:
         notebook, dot, name = key.partition(".")
         if not (sep and dot and notebook and name):
             parser.error(f"--set: expected NOTEBOOK.NAME=VALUE, got {override!r}")
-        profile.setdefault(notebook, {})
-        profile[notebook] = {**(profile[notebook] or {}), name: yaml.safe_load(value)}
+        profile[notebook] = {**(profile.get(notebook) or {}), name: yaml.safe_load(value)}
     names = args.names or list(profile)
     unknown = [name for name in names if not (HERE / f"{name}.md").exists()]
     if unknown:

@@ -6,7 +6,7 @@ it identifies:
 
 * an unstable FISTA step: the smooth part of the loss, ``‖δ‖₂² + γ·L_AE``, has a gradient whose
   Lipschitz constant L at x0 is ``2 + 2γ σ_max(I − J_AE)²`` (J_AE the autoencoder's Jacobian);
-  a gradient step of size η is stable only where η·L ≤ 2 (section 3.5's FISTA with alibi's
+  a gradient step of size η is stable only where η·L ≤ 2 (section 3.6's FISTA with alibi's
   polynomial step decay);
 * non-differentiable points: 2×2 max-pooling windows whose maximum is tied switch their
   gradient from one input to another under an arbitrarily small perturbation.
@@ -28,7 +28,7 @@ def smooth_lipschitz(ae: tf.keras.Model, X: np.ndarray, gamma: float) -> np.ndar
     Parameters
     ----------
     ae
-        The autoencoder of L_AE (eq. 5).
+        The autoencoder of L_AE (eq. 4).
     X
         Instances, ``(n, features)``.
     gamma
@@ -53,7 +53,7 @@ def smooth_lipschitz(ae: tf.keras.Model, X: np.ndarray, gamma: float) -> np.ndar
 def unstable_step_share(eta_lipschitz) -> np.ndarray:
     """The share of the steps of one c step whose step size η_k satisfies η_k·L > 2.
 
-    With alibi's decay ``η_k = η0 (1 − k/K)^0.5`` (section 3.5), η_k·L > 2 exactly while
+    With alibi's decay ``η_k = η0 (1 − k/K)^0.5`` (FISTA, section 3.6), η_k·L > 2 exactly while
     ``k/K < 1 − (2 / (η0 L))²``.
 
     Parameters
