@@ -27,6 +27,8 @@ optimal counterfactual of section 3.6 for the first value of c for which one exi
 
 from __future__ import annotations
 
+import logging
+import numbers
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -46,7 +48,9 @@ from .validation import (
     check_categorical_data,
     check_feature_range,
     check_instances,
+    check_keras_model,
     check_number,
+    check_pair,
     check_probabilities,
     check_within_range,
 )
@@ -54,7 +58,30 @@ from .validation import (
 LOSS_TERMS = ("pred", "l1", "l2", "ae", "proto", "total")
 #: Values of ``explain(stop=...)``: when a row leaves the search.
 STOP_RULES = (None, "first", "satisfactory")
-_NO_DISTANCE = 1e10  # alibi's initial best distance
+#: Best distance of a row that has no counterfactual yet. alibi starts from 1e10, which made a
+#: counterfactual at a distance of 1e10 or more look like none; +inf cannot be reached, and
+#: ``track_best``/``merge_records`` test the step counters, not the distance, for "none yet".
+_NO_DISTANCE = np.inf
+
+#: TensorFlow's warning when a compiled function is traced again: every explainer compiles its own
+#: steps, so several explainers in one process retrace the same Python code, as expected.
+_RETRACING = "triggered tf.function retracing"
+
+
+class _ExpectedRetracing(logging.Filter):
+    """Drops TensorFlow's retracing warning for this module's compiled steps (and only those)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (_RETRACING in message and "CounterfactualProto." in message)
+
+
+tf.get_logger().addFilter(_ExpectedRetracing())
+
+
+def _float32(t):
+    """A model's output as float32 (models in float64 or under a mixed-precision policy)."""
+    return t if t.dtype == tf.float32 else tf.cast(t, tf.float32)
 
 
 @dataclass
@@ -143,7 +170,8 @@ def step_segments(max_iterations: int, first_length: int = 10) -> list[tuple[int
 class SearchRecord(NamedTuple):
     """Per row: the best counterfactual met so far (smallest β·L1 + L2) and the first one met.
 
-    ``step``/``first_step`` are −1 (and ``distance`` the sentinel 1e10) while none was met.
+    ``step``/``first_step`` are −1 (and ``distance`` +inf) while none was met; the first valid
+    iterate of a row always becomes its best, whatever its distance.
     """
 
     distance: tf.Tensor
@@ -166,7 +194,7 @@ def empty_record(x0, n_classes):
 
 def track_best(best: SearchRecord, x, proba, distance, valid, step) -> SearchRecord:
     """Keep, per row, the valid iterate with the smallest distance, and the first valid one."""
-    better = valid & (distance < best.distance)
+    better = valid & ((best.step < 0) | (distance < best.distance))
     first = valid & (best.first_step < 0)
     shape = (-1,) + (1,) * (len(x.shape) - 1)
     return SearchRecord(
@@ -193,7 +221,7 @@ def merge_records(best: dict, part: dict, rows: np.ndarray) -> np.ndarray:
     counterfactual is replaced where ``part`` has a smaller distance; its first one is set where
     it had none. Returns the rows (indices into ``best``) whose best counterfactual was replaced.
     """
-    better = part["distance"] < best["distance"][rows]
+    better = (part["step"] >= 0) & ((best["step"][rows] < 0) | (part["distance"] < best["distance"][rows]))
     for name in ("distance", "x", "proba", "step"):
         best[name][rows[better]] = part[name][better]
     first = (best["first_step"][rows] < 0) & (part["first_step"] >= 0)
@@ -294,6 +322,11 @@ class CounterfactualProto:
             raise ValueError(f"shape: expected (batch size, *instance shape) with positive entries, got {shape}")
         for name, value in (("kappa", kappa), ("beta", beta), ("gamma", gamma), ("theta", theta), ("c_init", c_init)):
             check_number(value, name, minimum=0)
+        if kappa >= 1:
+            raise ValueError(
+                f"kappa: a counterfactual needs p_j > p_t0 + κ for some class j, impossible with class "
+                f"probabilities when κ >= 1; got {kappa!r}"
+            )
         check_number(learning_rate_init, "learning_rate_init", minimum=0, strict=True)
         check_number(max_iterations, "max_iterations", minimum=1, integer=True)
         check_number(c_steps, "c_steps", minimum=1, integer=True)
@@ -303,7 +336,8 @@ class CounterfactualProto:
             raise ValueError(f"eps: expected a pair (probabilities, features) of positive numbers, got {eps!r}")
         for e in eps:
             check_number(e, "eps", minimum=0, strict=True)
-        if len(clip) != 2 or clip[0] >= clip[1]:
+        clip = check_pair(clip, "clip")
+        if clip[0] >= clip[1]:
             raise ValueError(f"clip: expected (min, max) with min < max, got {clip!r}")
         if proba_perturbation not in PROBA_PERTURBATIONS:
             raise ValueError(f"proba_perturbation: expected one of {PROBA_PERTURBATIONS}, got {proba_perturbation!r}")
@@ -342,6 +376,14 @@ class CounterfactualProto:
 
         self.predict = predict
         self.is_keras = isinstance(predict, tf.keras.Model)
+        if self.is_keras:
+            check_keras_model(predict, shape[1:])
+        elif c_init > 0 and update_num_grad >= max_iterations:
+            raise ValueError(
+                f"update_num_grad: a black box gets L_pred's numerical gradient at steps k > 0 with "
+                f"k % update_num_grad == 0 and k < max_iterations, so update_num_grad={update_num_grad} "
+                f">= max_iterations={max_iterations} means no gradient at all; lower it (or set c_init=0)"
+            )
         self.shape = shape
         self.instance_shape = shape[1:]
         self.kappa, self.beta, self.gamma, self.theta = float(kappa), float(beta), float(gamma), float(theta)
@@ -384,6 +426,10 @@ class CounterfactualProto:
 
     def _immutable_mask(self, immutable):
         """(1, *search shape) float mask: 0 for immutable columns, 1 elsewhere; None if none."""
+        if isinstance(immutable, numbers.Integral) and not isinstance(immutable, bool):
+            immutable = [immutable]  # one column
+        if immutable is not None and (isinstance(immutable, (str, bytes)) or not hasattr(immutable, "__len__")):
+            raise TypeError(f"immutable: expected a list of column indices, got {immutable!r}")
         if immutable is None or len(immutable) == 0:
             return None
         n_model = int(np.prod(self.instance_shape))
@@ -406,7 +452,7 @@ class CounterfactualProto:
     def _model_proba(self, z):
         """The Keras model's probabilities at search-space points (categories mapped back first)."""
         x = z if self.catmap is None else self.catmap.to_model_tf(z)
-        return self.predict(x, training=False)
+        return _float32(self.predict(x, training=False))
 
     def _search_predict(self, Z: np.ndarray) -> np.ndarray:
         """Black box: ``predict`` at search-space points (categories mapped back first)."""
@@ -424,10 +470,15 @@ class CounterfactualProto:
     # ------------------------------------------------------------------ prediction
     def _predict_numpy(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         if self.is_keras:
-            out = [
-                self.predict(tf.constant(X[i : i + batch_size]), training=False).numpy()
-                for i in range(0, len(X), batch_size)
-            ]
+            out = []
+            for i in range(0, len(X), batch_size):
+                proba = self.predict(tf.constant(X[i : i + batch_size]), training=False)
+                if not tf.is_tensor(proba):
+                    raise ValueError(
+                        f"predict: the Keras model returned {type(proba).__name__}; expected one tensor of "
+                        "class probabilities (a model with several outputs needs a wrapper)"
+                    )
+                out.append(_float32(proba).numpy())
             return np.concatenate(out, axis=0)
         return np.asarray(self.predict(X))
 
@@ -446,7 +497,7 @@ class CounterfactualProto:
             for i in range(0, len(x), self.max_predict_rows):
                 self.last_predict_calls += 1
                 out.append(np.asarray(self._search_predict(x[i : i + self.max_predict_rows])))
-            return check_probabilities(np.concatenate(out, axis=0), len(x)).astype(np.float32)
+            return check_probabilities(np.concatenate(out, axis=0), len(x), n_classes=self.n_classes).astype(np.float32)
         except Exception as error:  # re-raised as is by explain(), not as TensorFlow's wrapper
             self._black_box_error = error
             raise
@@ -454,7 +505,7 @@ class CounterfactualProto:
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of the model on ``X``, checked."""
         X = check_instances(X, self.instance_shape)
-        return check_probabilities(self._predict_numpy(X), len(X))
+        return check_probabilities(self._predict_numpy(X), len(X), n_classes=self.n_classes)
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -527,16 +578,16 @@ class CounterfactualProto:
         zero = tf.zeros(tf.shape(y)[:1])
         ae_term, proto_term = zero, zero
         if self._decoder is not None and (with_ae or with_proto):
-            z = self.enc_model(y, training=False)
+            z = _float32(self.enc_model(y, training=False))
             if with_ae:
-                ae_term = autoencoder_loss(y, self._decoder(z, training=False), self.gamma)
+                ae_term = autoencoder_loss(y, _float32(self._decoder(z, training=False)), self.gamma)
             if with_proto:
                 proto_term = prototype_loss(z, proto, self.theta)
             return ae_term, proto_term
         if with_ae:
-            ae_term = autoencoder_loss(y, self.ae_model(y, training=False), self.gamma)
+            ae_term = autoencoder_loss(y, _float32(self.ae_model(y, training=False)), self.gamma)
         if with_proto:
-            proto_term = prototype_loss(self.prototypes.embed(y), proto, self.theta)
+            proto_term = prototype_loss(_float32(self.prototypes.embed(y)), proto, self.theta)
         return ae_term, proto_term
 
     def _smooth_gradient(self, y, x0, onehot, c, proto, with_pred: bool):
@@ -623,7 +674,9 @@ class CounterfactualProto:
                 if not tf.reduce_any(active):
                     break
         hist = history.stack()[:steps_run] if record else tf.zeros([0, len(LOSS_TERMS), n])
-        iterates = path.stack()[:steps_run] if record_path else tf.zeros([0, n] + list(self.search_shape))
+        iterates = tf.zeros([0, n] + list(self.search_shape))
+        if record_path:  # slicing copies: only when the loop can end early
+            iterates = path.stack()[:steps_run] if stop_at_first else path.stack()
         return best, hist, iterates, x, y, steps_run
 
     def _white_box_run(self, flags: tuple, proto_shape: tuple):
@@ -759,7 +812,7 @@ class CounterfactualProto:
         x0_t, proto_t, onehot_t = tf.constant(x0), tf.constant(proto), tf.constant(onehot)
         allowed_t, c_t, active_t = tf.constant(allowed), tf.constant(c, tf.float32), tf.constant(active)
         best = empty_record(x0_t, self.n_classes)
-        predictor = BatchedPredictor(self._search_predict, self.eps[1], self.max_predict_rows)
+        predictor = BatchedPredictor(self._search_predict, self.eps[1], self.max_predict_rows, self.n_classes)
         needs_grad = c != 0  # rows whose prediction loss has a non-zero weight
         n_grad = int(needs_grad.sum())
         history, path, clock = [], [], []
@@ -806,14 +859,27 @@ class CounterfactualProto:
         merge_records(record_, numpy_record(best), np.arange(n))
         hist = tf.stack(history) if record else tf.zeros([0, len(LOSS_TERMS), n])
         iterates = np.stack(path) if record_path else np.zeros((0, n) + tuple(self.search_shape), np.float32)
-        return record_, hist, tf.constant(iterates), clock
+        return record_, hist, iterates, clock
 
     # ------------------------------------------------------------------ explain
     def _allowed_classes(self, orig_class: np.ndarray, target_class) -> np.ndarray:
         n = len(orig_class)
         allowed = np.ones((n, self.n_classes), dtype=bool)
         if target_class is not None:
-            per_row = target_class if len(target_class) and not np.isscalar(target_class[0]) else [target_class] * n
+            if isinstance(target_class, numbers.Integral) and not isinstance(target_class, bool):
+                target_class = [target_class]  # one class for every row
+            if isinstance(target_class, (str, bytes)) or not hasattr(target_class, "__len__"):
+                raise TypeError(f"target_class: expected a list of classes or one list per row, got {target_class!r}")
+            scalars = [np.isscalar(t) for t in target_class]
+            if all(scalars):
+                per_row = [list(target_class)] * n
+            elif not any(scalars):
+                per_row = list(target_class)
+            else:
+                raise ValueError(
+                    f"target_class: mixes classes and lists of classes ({target_class!r}); give one list of "
+                    "classes for every row or one list per row"
+                )
             if len(per_row) != n:
                 raise ValueError(
                     f"target_class: expected a list of classes or one list per row ({n}), got {len(per_row)} lists"
@@ -934,6 +1000,8 @@ class CounterfactualProto:
                 orig_class = np.argmax(Y, axis=1)
             elif Y.shape == (n,) and np.issubdtype(Y.dtype, np.integer):
                 orig_class = Y.astype(np.int64)
+            elif Y.shape == (n,):
+                raise TypeError(f"Y: labels must be integers, got dtype {Y.dtype} (or pass one-hot rows)")
             else:
                 raise ValueError(f"Y: expected one-hot ({n}, {self.n_classes}) or labels ({n},), got {Y.shape}")
             if orig_class.min() < 0 or orig_class.max() >= self.n_classes:
@@ -947,6 +1015,11 @@ class CounterfactualProto:
             choice = self.prototypes.select(X, allowed, k=k, k_type=k_type)
             proto, proto_class, prototype = choice.prototype, choice.proto_class, choice.prototype
         else:
+            if k is not None or k_type != "mean":
+                raise ValueError(
+                    f"k: k={k!r}, k_type={k_type!r} define prototypes, but this explainer has none; pass "
+                    "enc_model, use_kdtree=True or prototypes to the constructor, or leave k and k_type out"
+                )
             prototype = None
             proto, proto_class = np.zeros_like(X), np.full(n, -1)
 
@@ -955,9 +1028,10 @@ class CounterfactualProto:
         best = self._empty_numpy_record(X)
         best_c = np.full(n, np.nan)
         step_time = np.full(self.c_steps * self.max_iterations + 1, np.nan)  # seconds since start, per step
-        history, paths = [], []
+        history, path = [], None
         compact = stop is not None and not (record_losses or record_path)
         for c_step in range(self.c_steps):
+            c_steps_run = c_step + 1
             offset = c_step * self.max_iterations
             # with a stop rule, rows that already have a counterfactual stay where they are; unless
             # every step is recorded (which needs all rows), they are left out of the search
@@ -993,7 +1067,13 @@ class CounterfactualProto:
             if record_losses:
                 history.append(hist.numpy())
             if record_path:
-                paths.append(iterates.numpy())
+                iterates = iterates if isinstance(iterates, np.ndarray) else iterates.numpy()
+                if path is None:  # one array for every c step, filled in place (pages of c steps
+                    # never run are never touched)
+                    path = np.empty((self.c_steps, self.max_iterations) + iterates.shape[1:], np.float32)
+                path[c_step, : len(iterates)] = iterates
+                path[c_step, len(iterates) :] = np.nan  # steps not run (after a stop)
+                del iterates
             replaced = merge_records(best, part, rows)
             best_c[replaced] = c[replaced]
             found_now = np.zeros(n, bool)
@@ -1005,12 +1085,12 @@ class CounterfactualProto:
                 break
 
         found = best["step"] >= 0
-        loss_history = path = None
+        loss_history = None
         if record_losses:
             stacked = self._pad_steps(history)  # (c_steps run, iterations, terms, N)
             loss_history = {term: stacked[:, :, j, :] for j, term in enumerate(LOSS_TERMS)}
-        if record_path:
-            path = self._pad_steps(paths)  # (c_steps run, iterations, N, *shape)
+        if path is not None:
+            path = path[:c_steps_run]  # (c_steps run, iterations, N, *shape)
         cf, first_cf, cf_search = best["x"], best["first_x"], None
         if self.catmap is not None:  # back to the categories the model saw
             cf_search = cf

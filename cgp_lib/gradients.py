@@ -65,15 +65,34 @@ class BatchedPredictor:
     exceed ``max_rows`` when ``max_rows`` is smaller than 2F+1 plus the extra rows.
     """
 
-    def __init__(self, predict: Callable[[np.ndarray], np.ndarray], eps_x: float, max_rows: int = 16384):
+    def __init__(
+        self,
+        predict: Callable[[np.ndarray], np.ndarray],
+        eps_x: float,
+        max_rows: int = 16384,
+        n_classes: int | None = None,
+    ):
         self.predict = predict
         self.eps_x = eps_x
         self.max_rows = max_rows
+        self.n_classes = n_classes  # when given, every call must return this many classes
         self.calls = 0  # number of predict calls made, for tests and benchmarks
 
     def _call(self, X: np.ndarray) -> np.ndarray:
+        """``predict`` on X, checked: one row per row of X, always ``n_classes`` columns."""
         self.calls += 1
-        return np.asarray(self.predict(X), dtype=np.float64)
+        out = np.asarray(self.predict(X), dtype=np.float64)
+        if out.ndim != 2 or len(out) != len(X):
+            raise ValueError(
+                f"predict: must return one row of class probabilities per input row, got shape {out.shape} "
+                f"for {len(X)} rows (the rows to predict and the perturbed points of the numerical gradient)"
+            )
+        if self.n_classes is not None and out.shape[1] != self.n_classes:
+            raise ValueError(
+                f"predict: returned {out.shape[1]} classes where it returned {self.n_classes} before; "
+                "the model must return the same classes on every call"
+            )
+        return out
 
     def __call__(self, extra: np.ndarray, points: np.ndarray):
         """Predict ``extra`` rows, ``points`` and their ±eps_x copies along each feature.

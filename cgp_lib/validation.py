@@ -35,7 +35,12 @@ def check_feature_range(feature_range, instance_shape: tuple) -> tuple[np.ndarra
         raise ValueError("feature_range: expected a pair (min, max) of scalars or arrays") from None
     bounds = []
     for value in (lower, upper):
-        arr = np.asarray(value, dtype=np.float64)
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"feature_range: expected (min, max) as numbers or arrays of numbers, got {value!r}"
+            ) from None
         try:
             arr = np.broadcast_to(
                 arr.reshape(arr.shape[1:] if arr.ndim == len(instance_shape) + 1 else arr.shape), instance_shape
@@ -58,13 +63,19 @@ def check_within_range(X: np.ndarray, lower: np.ndarray, upper: np.ndarray, name
         raise ValueError(f"{name}: values lie outside `feature_range`; widen feature_range or rescale {name}")
 
 
-def check_probabilities(proba, n_rows: int, name: str = "predict") -> np.ndarray:
-    """The output of a model: an (n_rows, classes) array of probabilities summing to one."""
+def check_probabilities(proba, n_rows: int, name: str = "predict", n_classes: int | None = None) -> np.ndarray:
+    """The output of a model: an (n_rows, classes) array of probabilities summing to one
+    (``n_classes`` of them when given: the count the model returned before)."""
     proba = np.asarray(proba.numpy() if hasattr(proba, "numpy") else proba)
     if proba.ndim != 2 or proba.shape[0] != n_rows or proba.shape[1] < 2:
         raise ValueError(
             f"{name}: must return an (N, classes) array of class probabilities with "
-            f"N={n_rows} and at least 2 classes, got shape {proba.shape}"
+            f"N={n_rows} and at least 2 classes, got shape {proba.shape} for {n_rows} rows"
+        )
+    if n_classes is not None and proba.shape[1] != n_classes:
+        raise ValueError(
+            f"{name}: returned {proba.shape[1]} classes where it returned {n_classes} before; "
+            "the model must return the same classes on every call"
         )
     if not np.issubdtype(proba.dtype, np.floating) or not np.all(np.isfinite(proba)):
         raise ValueError(f"{name}: returned non-finite or non-float values")
@@ -85,6 +96,42 @@ def check_number(value, name: str, *, minimum=None, strict=False, integer=False)
     if minimum is not None and (value <= minimum if strict else value < minimum):
         raise ValueError(f"{name}: must be {'>' if strict else '>='} {minimum}, got {value!r}")
     return value
+
+
+def check_pair(value, name: str) -> tuple[float, float]:
+    """A pair of finite numbers, e.g. ``clip=(-1000.0, 1000.0)``."""
+    if isinstance(value, (str, bytes)) or np.ndim(value) != 1 or len(value) != 2:
+        raise TypeError(f"{name}: expected a pair (min, max) of finite numbers, got {value!r}")
+    for v in value:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not np.isfinite(v):
+            raise ValueError(f"{name}: expected a pair (min, max) of finite numbers, got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def check_keras_model(model, instance_shape: tuple, name: str = "predict") -> None:
+    """A Keras classifier fits the explainer: one output, and an input of ``instance_shape``.
+
+    The input check needs a built model (``model.input_shape``); a subclassed model that was
+    never called is checked by its first prediction instead.
+    """
+    outputs = getattr(model, "outputs", None)
+    if outputs is not None and len(outputs) != 1:
+        raise ValueError(
+            f"{name}: the Keras model has {len(outputs)} outputs; expected one output of class "
+            "probabilities (wrap the model to return that output)"
+        )
+    try:
+        input_shape = model.input_shape
+    except (AttributeError, RuntimeError):
+        return
+    if isinstance(input_shape, list):
+        raise ValueError(f"{name}: the Keras model has {len(input_shape)} inputs; expected one")
+    expected = tuple(input_shape[1:])
+    if len(expected) != len(instance_shape) or any(e is not None and e != s for e, s in zip(expected, instance_shape)):
+        raise ValueError(
+            f"shape: the instances have shape {tuple(instance_shape)} but the model's input is "
+            f"{tuple('N' if e is None else e for e in expected)}; pass shape=(1, *the model's input shape)"
+        )
 
 
 def check_cat_vars(cat_vars, n_columns: int, ohe: bool) -> dict[int, int]:

@@ -116,6 +116,17 @@ class CaseResult:
     ref: AlibiResult
 
 
+def explain_kwargs_for(explainer: CounterfactualProto, explain_kwargs: dict) -> dict:
+    """``explain_kwargs`` without ``k`` and ``k_type`` when ``explainer`` has no prototypes.
+
+    alibi ignores them then; cgp_lib rejects them (they would define prototypes it does not use),
+    so a case given to both libraries passes them to alibi only.
+    """
+    if explainer.prototypes is not None:
+        return dict(explain_kwargs)
+    return {key: value for key, value in explain_kwargs.items() if key not in ("k", "k_type")}
+
+
 def run_case(
     predict,
     X,
@@ -162,6 +173,7 @@ def run_case(
         enc_model=enc_model,
         **{**init_kwargs, **(cgp_kwargs or {})},
     ).fit(fit_data)
+    ours_kwargs = explain_kwargs_for(explainer, ours_kwargs)
     explainer.explain(X[:1], **ours_kwargs)  # trace once, like alibi's graph construction
     singles, single_times = [], []
     for i in range(len(X)):
@@ -304,6 +316,7 @@ def cross_check(
     explainer = CounterfactualProto(
         black_box or model, (1,) + X.shape[1:], ae_model=ae, enc_model=enc, **{**init, **(cgp_kwargs or {})}
     ).fit(fit)
+    explain_kwargs = explain_kwargs_for(explainer, explain_kwargs)
     b1 = Rows.stack([explainer.explain(X[i : i + 1], **explain_kwargs) for i in range(n)])
     clean = explainer.explain(X, record_path=True, **explain_kwargs)
     noisy = explainer.explain(nudge(X, *init["feature_range"]), record_path=True, **explain_kwargs)

@@ -38,6 +38,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -300,10 +301,23 @@ def _save_chunk(path: Path, frame: pd.DataFrame, cf: np.ndarray, cf_first: np.nd
     cache.atomic_write(path, lambda handle: np.savez(handle, cf=cf, cf_first=cf_first, **arrays))
 
 
-def _load_chunk(path: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    with np.load(path) as stored:
-        frame = pd.DataFrame({c: stored[f"col_{c}"] for c in COLUMNS})
-        return frame, stored["cf"], stored["cf_first"]
+def _load_chunk(path: Path, n_rows: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
+    """A cached chunk of ``n_rows`` rows, or None (with a warning naming the file) if it cannot
+    be read: the caller then computes it again and overwrites the file."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            frame = pd.DataFrame({c: stored[f"col_{c}"] for c in COLUMNS})
+            cf, cf_first = stored["cf"], stored["cf_first"]
+        if len(frame) != n_rows or len(cf) != n_rows or len(cf_first) != n_rows:
+            raise ValueError(f"{len(frame)} rows where the chunk has {n_rows}")
+    except Exception as error:  # a truncated, corrupted or foreign file: recompute it
+        warnings.warn(
+            f"cached chunk {path} cannot be read ({type(error).__name__}: {error}); computing it again",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return frame, cf, cf_first
 
 
 def _interpretability(cf, cf_class, orig_class, found, models: SeedModels) -> tuple[np.ndarray, np.ndarray]:
@@ -412,14 +426,25 @@ def run(
     if stop not in RUN_STOPS:
         raise ValueError(f"stop: expected one of {RUN_STOPS}, got {stop!r}")
     X = np.asarray(X, dtype=np.float32)
+    if X.ndim < 2:
+        raise ValueError(f"X: expected instances (N, *instance shape), got shape {X.shape}")
+    if len(X) == 0:
+        raise ValueError("X: has no rows to explain")
     fit_data = np.asarray(fit_data, dtype=np.float32)
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds: expected at least one seed")
+    if not configs:
+        raise ValueError("configs: expected at least one configuration {name: explainer arguments}")
     n = len(X)
     ids = np.arange(n) if instance_ids is None else np.asarray(instance_ids)
     if ids.shape != (n,):
         raise ValueError(f"instance_ids: expected {n} ids, got shape {ids.shape}")
-    chunk_size = n if chunk_size is None else int(chunk_size)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size: expected a positive integer, got {chunk_size}")
+    if chunk_size is None:
+        chunk_size = n
+    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size: expected None or a positive integer, got {chunk_size!r}")
+    chunk_size = int(chunk_size)
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"batch_size: expected None or a positive integer, got {batch_size!r}")
     common = dict(explainer_kwargs or {})
@@ -465,8 +490,9 @@ def run(
         for rows in blocks:
             key = _hash(dict(base_key, X=cache.array_digest(X[rows]), ids=ids[rows].tolist()))
             path = directory / f"{key[:32]}.npz"
-            if path.is_file():
-                frame, cf, cf_first = _load_chunk(path)
+            stored = _load_chunk(path, len(rows)) if path.is_file() else None
+            if stored is not None:
+                frame, cf, cf_first = stored
                 frame["config"] = name  # the key holds the settings, not the name they go by
                 cached += 1
             else:

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -534,13 +535,21 @@ def train_cached(
     sidecar_path = directory / f"{stem}.json"
 
     if weights_path.is_file() and sidecar_path.is_file():
-        sidecar = json.loads(sidecar_path.read_text())
-        if sidecar.get("key") == key:
-            if not model.built:  # e.g. Sequential([enc, dec]) without an Input: build it first
-                model(np.asarray(x[:1]))
-            with np.load(weights_path) as stored:
-                model.set_weights([stored[f"arr_{i}"] for i in range(len(stored.files))])
-            return Trained(model, parts, True, sidecar.get("history", {}), key, weights_path)
+        try:
+            sidecar = json.loads(sidecar_path.read_text())
+            if sidecar.get("key") == key:
+                if not model.built:  # e.g. Sequential([enc, dec]) without an Input: build it first
+                    model(np.asarray(x[:1]))
+                with np.load(weights_path, allow_pickle=False) as stored:
+                    model.set_weights([stored[f"arr_{i}"] for i in range(len(stored.files))])
+                return Trained(model, parts, True, sidecar.get("history", {}), key, weights_path)
+        except Exception as error:  # a truncated or corrupted entry: train again and overwrite it
+            warnings.warn(
+                f"cached weights {weights_path} (or {sidecar_path.name}) cannot be read "
+                f"({type(error).__name__}: {error}); training the model again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     started = time.perf_counter()
     history = model.fit(
