@@ -62,6 +62,9 @@ STOP_RULES = (None, "first", "satisfactory")
 #: counterfactual at a distance of 1e10 or more look like none; +inf cannot be reached, and
 #: ``track_best``/``merge_records`` test the step counters, not the distance, for "none yet".
 _NO_DISTANCE = np.inf
+#: With ``record_path``, the compiled loop runs in windows of steps whose iterates take at most
+#: this many bytes, each copied into the result before the next.
+PATH_WINDOW_BYTES = 64 * 2**20
 
 #: TensorFlow's warning when a compiled function is traced again: every explainer compiles its own
 #: steps, so several explainers in one process retrace the same Python code, as expected.
@@ -740,30 +743,47 @@ class CounterfactualProto:
             first_distance=np.full(n, _NO_DISTANCE, np.float32),
         )
 
-    def _run_c_step(self, X, onehot, allowed, c, proto, offset, active, stop_at_first, record, record_path):
+    def _run_c_step(self, X, onehot, allowed, c, proto, offset, active, stop_at_first, record, path_out):
         """Drive one c step through the compiled loop (:meth:`_white_box_c_step`).
 
         Returns the c step's record (a dict of numpy arrays, see :meth:`_empty_numpy_record`),
-        the recorded loss terms and iterates, and the clock: the ``time.perf_counter()`` at the
-        end of each step run (interpolated linearly inside each compiled call).
+        the recorded loss terms, and the clock: the ``time.perf_counter()`` at the end of each
+        step run (interpolated linearly inside each compiled call). With ``path_out`` (an
+        ``(max_iterations, N, *shape)`` array) the iterates are written into it, step by step.
 
         With ``stop_at_first`` (and nothing recorded) the steps run in segments of growing
         length (:func:`step_segments`); after each segment the rows that found their
         counterfactual leave the batch, so a row that needs many steps no longer makes the
-        compiled loop carry the rows that finished long before. Rows are independent, so the
-        result is the one of a single loop over all rows.
+        compiled loop carry the rows that finished long before. When the path is recorded, the
+        steps run in windows of at most :data:`PATH_WINDOW_BYTES` of iterates, each copied into
+        ``path_out`` before the next, so memory holds the path once plus one window. Rows are
+        independent and the loop's state carries over, so the result is the one of a single
+        loop over all rows.
         """
         n = len(X)
         with_pred = bool(np.any(c != 0))
         c = np.asarray(c, np.float32)
-        flags = (with_pred, bool(stop_at_first), bool(record), bool(record_path))
+        record_path = path_out is not None
+        flags = (with_pred, bool(stop_at_first), bool(record), record_path)
         segmented = stop_at_first and not (record or record_path) and n > 1
+        if segmented:
+            windows = step_segments(self.max_iterations)
+        elif record_path:
+            per_step = max(1, n * int(np.prod(self.search_shape)) * 4)
+            length = int(min(self.max_iterations, max(1, PATH_WINDOW_BYTES // per_step)))
+            windows = [(f, min(f + length, self.max_iterations)) for f in range(0, self.max_iterations, length)]
+        else:
+            windows = [(0, self.max_iterations)]
         record_ = self._empty_numpy_record(X)
-        clock = []
-        rows, x, y, hist, iterates = np.arange(n), X, X, None, None
-        for first, last in step_segments(self.max_iterations) if segmented else [(0, self.max_iterations)]:
+        clock, hists = [], []
+        rows, x, y = np.arange(n), X, X
+        for first, last in windows:
             if rows.size == 0:
                 break
+            if record_path and stop_at_first:  # rows stay in the batch; those done stop searching
+                active = active & (record_["first_step"] < 0)
+                if not active.any():
+                    break
             begin = time.perf_counter()
             part, hist, iterates, x_end, y_end, steps_run = self._white_box_run(flags, proto.shape[1:])(
                 tf.constant(X[rows], tf.float32),
@@ -780,13 +800,22 @@ class CounterfactualProto:
             )
             part = numpy_record(part)
             steps_run = int(steps_run)
+            if record_path:
+                path_out[first : first + steps_run] = iterates.numpy()[:steps_run]
+            del iterates
+            hists.append(hist)
             end = time.perf_counter()
             clock.extend(begin + (end - begin) * np.arange(1, steps_run + 1) / steps_run)
             merge_records(record_, part, rows)
             if segmented:  # rows with a counterfactual leave the batch
                 searching = part["first_step"] < 0
                 rows, x, y = rows[searching], x_end.numpy()[searching], y_end.numpy()[searching]
-        return record_, hist, iterates, clock
+            elif len(windows) > 1:  # the next window starts where this one ended
+                x, y = x_end.numpy(), y_end.numpy()
+                if steps_run < last - first:  # every row stopped inside the window
+                    break
+        hist = tf.concat(hists, axis=0) if record else tf.zeros([0, len(LOSS_TERMS), n])
+        return record_, hist, clock
 
     # ------------------------------------------------------------------ one c step, black box
     def _black_box_step(self, y, x, x0, proto, grad_pred, step, active):
@@ -799,7 +828,7 @@ class CounterfactualProto:
         valid = is_counterfactual(proba, onehot, allowed, self.kappa) & active
         return track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step)
 
-    def _black_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, stop_at_first, record, record_path):
+    def _black_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, stop_at_first, record, path_out):
         """The same loop as :meth:`_white_box_c_step`, with L_pred's gradient by central differences.
 
         As in alibi, the numerical gradient is computed at steps k > 0 with
@@ -815,7 +844,7 @@ class CounterfactualProto:
         predictor = BatchedPredictor(self._search_predict, self.eps[1], self.max_predict_rows, self.n_classes)
         needs_grad = c != 0  # rows whose prediction loss has a non-zero weight
         n_grad = int(needs_grad.sum())
-        history, path, clock = [], [], []
+        history, clock = [], []
         x, y = x0_t, x0_t
         accumulated = [x0[needs_grad]]  # momentum points since the last numerical gradient (alibi)
         grad_pred = tf.zeros_like(x0_t)
@@ -847,8 +876,8 @@ class CounterfactualProto:
             best = self._track(best, x, x0_t, proba_t, onehot_t, allowed_t, active_t, tf.constant(step_offset + i + 1))
             if record:
                 history.append(self._loss_terms_fn(x, x0_t, onehot_t, c_t, proto_t, proba_t))
-            if record_path:
-                path.append(x_np)
+            if path_out is not None:
+                path_out[i] = x_np
             clock.append(time.perf_counter())
             if stop_at_first:
                 active_t = active_t & (best.first_step < 0)
@@ -858,8 +887,7 @@ class CounterfactualProto:
         record_ = self._empty_numpy_record(x0)
         merge_records(record_, numpy_record(best), np.arange(n))
         hist = tf.stack(history) if record else tf.zeros([0, len(LOSS_TERMS), n])
-        iterates = np.stack(path) if record_path else np.zeros((0, n) + tuple(self.search_shape), np.float32)
-        return record_, hist, iterates, clock
+        return record_, hist, clock
 
     # ------------------------------------------------------------------ explain
     def _allowed_classes(self, orig_class: np.ndarray, target_class) -> np.ndarray:
@@ -1028,7 +1056,14 @@ class CounterfactualProto:
         best = self._empty_numpy_record(X)
         best_c = np.full(n, np.nan)
         step_time = np.full(self.c_steps * self.max_iterations + 1, np.nan)  # seconds since start, per step
-        history, path = [], None
+        history = []
+        # the iterates of every c step in one array, filled in place (the pages of c steps never
+        # run are never touched)
+        path = (
+            np.empty((self.c_steps, self.max_iterations, n) + tuple(self.search_shape), np.float32)
+            if record_path
+            else None
+        )
         compact = stop is not None and not (record_losses or record_path)
         for c_step in range(self.c_steps):
             c_steps_run = c_step + 1
@@ -1049,31 +1084,25 @@ class CounterfactualProto:
                 active[rows],
                 stop == "first",
                 record_losses,
-                record_path,
+                None if path is None else path[c_step],
             )
             if self.is_keras or not np.any(c[rows] != 0):
                 # A black box with c = 0 (losses E, F) needs no numerical gradient: the whole c step
                 # runs compiled, with one predict call per step for the counterfactual test.
                 self._black_box_error = None
                 try:
-                    part, hist, iterates, clock = self._run_c_step(*args)
+                    part, hist, clock = self._run_c_step(*args)
                 except tf.errors.OpError:
                     if self._black_box_error is not None:
                         raise self._black_box_error from None
                     raise
             else:
-                part, hist, iterates, clock = self._black_box_c_step(*args)
+                part, hist, clock = self._black_box_c_step(*args)
             step_time[offset + 1 : offset + 1 + len(clock)] = np.asarray(clock) - start
             if record_losses:
                 history.append(hist.numpy())
-            if record_path:
-                iterates = iterates if isinstance(iterates, np.ndarray) else iterates.numpy()
-                if path is None:  # one array for every c step, filled in place (pages of c steps
-                    # never run are never touched)
-                    path = np.empty((self.c_steps, self.max_iterations) + iterates.shape[1:], np.float32)
-                path[c_step, : len(iterates)] = iterates
-                path[c_step, len(iterates) :] = np.nan  # steps not run (after a stop)
-                del iterates
+            if path is not None:
+                path[c_step, len(clock) :] = np.nan  # steps not run (after a stop)
             replaced = merge_records(best, part, rows)
             best_c[replaced] = c[replaced]
             found_now = np.zeros(n, bool)

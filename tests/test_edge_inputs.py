@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cgp_lib import explainer as explainer_module
 from cgp_lib.explainer import (
     CounterfactualProto,
     empty_record,
@@ -303,3 +304,20 @@ def _models_with_metrics(blobs):
     return lambda seed: SeedModels(
         classifier=blobs.model, class_aes={c: identity for c in range(3)}, ae_all=identity, key=f"blobs-{seed}"
     )
+
+
+# ----------------------------------------------------------------------------- record_path memory
+@pytest.mark.parametrize("stop", [None, "first"])
+def test_record_path_in_windows_equals_one_loop(blobs, monkeypatch, stop):
+    """The path is recorded window by window (to hold it once in memory): same path, same results."""
+    explainer = explainer_on(blobs, **WELL_CONDITIONED)
+    whole = explainer.explain(blobs.X_explain, stop=stop, record_path=True, record_losses=True)
+    monkeypatch.setattr(explainer_module, "PATH_WINDOW_BYTES", 7 * len(blobs.X_explain) * 4 * 4)  # 7 steps
+    windowed = explainer.explain(blobs.X_explain, stop=stop, record_path=True, record_losses=True)
+    np.testing.assert_array_equal(windowed.path, whole.path)
+    for term in whole.loss_history:
+        np.testing.assert_array_equal(windowed.loss_history[term], whole.loss_history[term])
+    for name in ("found", "cf", "steps_to_first", "steps_to_best", "distance", "c"):
+        np.testing.assert_array_equal(getattr(windowed, name), getattr(whole, name))
+    if stop == "first":  # rows stopped at different steps: NaN after the last step that ran
+        assert np.isnan(whole.path).any()
