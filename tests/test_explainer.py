@@ -69,6 +69,42 @@ def test_batched_equals_one_by_one_white_box(blobs):
     assert_same_results(batch, single, cf_atol=1e-5)
 
 
+# A chaotic setting (large c·learning rate, see above): batch and single-row searches drift apart.
+CHAOTIC = dict(use_kdtree=True, theta=5.0, c_init=10.0, c_steps=3, max_iterations=100, learning_rate_init=0.05)
+
+
+def test_block_rows_makes_a_batch_bitwise_equal_to_each_row_alone(blobs):
+    """oneDNN's kernels round differently below 16 rows; padding every call to 16 rows removes it."""
+    explainer = make(blobs, block_rows=16, **CHAOTIC)
+    X = blobs.X[::12]  # 15 rows
+    batch = explainer.explain(X)
+    single = stack_rows([explainer.explain(X[i : i + 1]) for i in range(len(X))])
+    assert batch.found.sum() >= 10
+    assert_same_results(batch, single, cf_atol=0)
+    np.testing.assert_array_equal(batch.distance, single.distance)
+    copies = [explainer.explain(np.repeat(X[:1], b, axis=0)) for b in (1, 2, 24)]
+    for result in copies[1:]:
+        np.testing.assert_array_equal(result.cf[0], copies[0].cf[0])
+    # and with rows leaving the batch at their first counterfactual (batches shrink below 16)
+    first = explainer.explain(X, stop="first")
+    alone = stack_rows([explainer.explain(X[i : i + 1], stop="first") for i in range(len(X))])
+    assert_same_results(first, alone, cf_atol=0)
+
+
+def test_without_block_rows_a_chaotic_batch_keeps_found_and_first_steps(blobs):
+    """The default (no padding): what agrees between a batch and its rows alone in the chaotic setting."""
+    explainer = make(blobs, **CHAOTIC)
+    X = blobs.X[::12]
+    batch = explainer.explain(X)
+    single = stack_rows([explainer.explain(X[i : i + 1]) for i in range(len(X))])
+    np.testing.assert_array_equal(batch.found, single.found)
+    np.testing.assert_array_equal(batch.proto_class, single.proto_class)
+    first = explainer.explain(X, stop="first")
+    alone = stack_rows([explainer.explain(X[i : i + 1], stop="first") for i in range(len(X))])
+    np.testing.assert_array_equal(first.steps_to_first, alone.steps_to_first)
+    np.testing.assert_allclose(first.distance, alone.distance, rtol=1e-4)
+
+
 BLACK_BATCH = dict(use_kdtree=True, theta=20.0, c_init=1.0, c_steps=2, max_iterations=50, learning_rate_init=0.02)
 
 
