@@ -415,8 +415,9 @@ def run(
         ``explain(X[i:i+1], stop=stop)`` after one untimed warm-up call of the explainer
         (tracing), so ``time_s`` is the time to the reported counterfactual as the paper
         measures it (and ``time_s_first`` to the first one). An integer: the rows of a chunk
-        are explained ``batch_size`` at a time (same counterfactuals and step counts, to
-        float tolerance, much higher throughput); both times are then the batch's wall time
+        are explained ``batch_size`` at a time (the counterfactuals and step counts of each
+        row alone up to the rounding of small batches, see :mod:`cgp_lib.explainer`; much
+        higher throughput); both times are then the batch's wall time
         divided by its rows, a throughput, not a latency. The batch size and
         :data:`BATCH_ENGINE` are part of the cache key.
 
