@@ -51,6 +51,10 @@ assert (paper.MNIST["beta"], paper.MNIST["kappa"]) == (paper.BREAST_CANCER["beta
 BETA, KAPPA = paper.MNIST["beta"], paper.MNIST["kappa"]
 
 
+#: The sections of the report, in order (``--sections``).
+SECTIONS = ("mnist", "breast_cancer", "black_box", "breakdown", "block_rows")
+
+
 def median(values):
     return float(np.median(values))
 
@@ -203,7 +207,15 @@ def main():
     parser.add_argument("--batch", type=int, default=256, help="large batch size")
     parser.add_argument("--instances", type=int, default=3, help="instances timed at batch 1")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "latest.json"))
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run, among {', '.join(SECTIONS)} (default: all)",
+    )
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    if not sections <= set(SECTIONS):
+        parser.error(f"--sections: unknown {sorted(sections - set(SECTIONS))}; expected among {SECTIONS}")
     keep_worker()  # one alibi process for all measurements (its timings exclude start-up anyway)
 
     report = {
@@ -211,6 +223,7 @@ def main():
         "mnist": {},
         "breast_cancer": {},
         "black_box": {},
+        "block_rows": {},
     }
     (x_train, _), (x_test, y_test) = datasets.load_mnist()
     m = trained.mnist_models()
@@ -220,10 +233,16 @@ def main():
     Xb = x_test[: args.batch]
     big_steps = 50
 
+    (bx_train, _), (bx_test, _), _ = datasets.load_breast_cancer()
+    mlp = trained.breast_cancer_mlp()
+    fr = (bx_train.min(axis=0), bx_train.max(axis=0))
+    fr = (np.minimum(fr[0], bx_test.min(axis=0)), np.maximum(fr[1], bx_test.max(axis=0)))
+    Xbc_big = np.resize(bx_test, (args.batch, bx_test.shape[1]))
+
     print(f"# cgp_lib vs alibi 0.9.6: image-steps per second ({os.cpu_count()} CPUs, TF {tf.__version__})\n")
     print("| MNIST loss | alibi b=1 | cgp_lib b=1 | cgp_lib b=%d | b=1 ratio | b=%d ratio |" % (args.batch, args.batch))
     print("|---|---|---|---|---|---|")
-    for name, loss in MNIST_LOSSES.items():
+    for name, loss in MNIST_LOSSES.items() if "mnist" in sections else ():
         ae, enc = models_for(loss, m.ae, m.enc)
         kw = dict(ae=ae, enc=enc, k=paper.MNIST["k"] if enc is not None else None)
         a1 = alibi_rate(m.cnn, (28, 28, 1), loss, X1, args.steps, fit_data, **kw)
@@ -232,17 +251,12 @@ def main():
         report["mnist"][name] = dict(alibi_b1=a1, cgp_b1=c1, cgp_batch=cb)
         print(f"| {name} | {a1:.0f} | {c1:.0f} | {cb:.0f} | {c1 / a1:.1f}x | {cb / a1:.1f}x |", flush=True)
 
-    (bx_train, _), (bx_test, _), _ = datasets.load_breast_cancer()
-    mlp = trained.breast_cancer_mlp()
-    fr = (bx_train.min(axis=0), bx_train.max(axis=0))
-    fr = (np.minimum(fr[0], bx_test.min(axis=0)), np.maximum(fr[1], bx_test.max(axis=0)))
-    Xbc_big = np.resize(bx_test, (args.batch, bx_test.shape[1]))
     print(
         "\n| Breast Cancer loss | alibi b=1 | cgp_lib b=1 | cgp_lib b=%d | b=1 ratio | b=%d ratio |"
         % (args.batch, args.batch)
     )
     print("|---|---|---|---|---|---|")
-    for name, loss in BREAST_CANCER_LOSSES.items():
+    for name, loss in BREAST_CANCER_LOSSES.items() if "breast_cancer" in sections else ():
         # eq. 16 has no L_AE term: no autoencoder
         kw = dict(use_kdtree=bool(loss.get("theta")), feature_range=fr)
         a1 = alibi_rate(mlp, (30,), loss, bx_test[: args.instances], 1000, bx_train, **kw)
@@ -259,9 +273,13 @@ def main():
     black_box_predict = experiments.black_box_predict(m.cnn)
     table3 = paper.table3()
     for name, loss, steps in (
-        ("A'", MNIST_LOSSES["A"], 20),
-        ("E", MNIST_LOSSES["E"], 100),
-        ("F", MNIST_LOSSES["F"], 100),
+        (
+            ("A'", MNIST_LOSSES["A"], 20),
+            ("E", MNIST_LOSSES["E"], 100),
+            ("F", MNIST_LOSSES["F"], 100),
+        )
+        if "black_box" in sections
+        else ()
     ):
         ae, enc = models_for(loss, m.ae, m.enc)
         kw = dict(ae=ae, enc=enc, k=paper.MNIST["k"] if enc is not None else None)
@@ -275,12 +293,30 @@ def main():
         reported = paper.reported_text(table3, name, "seconds", 2)
         print(f"| {name} | {100 / a1:.2f} | {100 / c1:.2f} | {100 / cb:.2f} | {reported} |", flush=True)
 
-    print(f"\n| Where a loss-D step goes, batch {args.batch} | ms per call |")
-    print("|---|---|")
-    breakdown = step_breakdown(m, x_test, args.batch)
-    report["breakdown_ms"] = breakdown
-    for name, ms in breakdown.items():
-        print(f"| {name} | {ms:.1f} |")
+    if "breakdown" in sections:
+        print(f"\n| Where a loss-D step goes, batch {args.batch} | ms per call |")
+        print("|---|---|")
+        breakdown = step_breakdown(m, x_test, args.batch)
+        report["breakdown_ms"] = breakdown
+        for name, ms in breakdown.items():
+            print(f"| {name} | {ms:.1f} |")
+
+    if "block_rows" in sections:
+        # the price of a batch-size-independent search (every call padded to 16 rows), one instance at a time
+        print("\n| One instance at a time, steps per second | block_rows=None | block_rows=16 | cost |")
+        print("|---|---|---|---|")
+        d_ae, d_enc = models_for(MNIST_LOSSES["D"], m.ae, m.enc)
+        cases = {
+            "MNIST D": (m.cnn, (1, 28, 28, 1), MNIST_LOSSES["D"], X1, args.steps, fit_data,
+                        dict(ae=d_ae, enc=d_enc, k=paper.MNIST["k"])),
+            "Breast Cancer B": (mlp, (1, 30), BREAST_CANCER_LOSSES["B"], bx_test[: args.instances], 1000, bx_train,
+                                dict(use_kdtree=True, feature_range=fr)),
+        }  # fmt: skip
+        for name, (predict, shape, loss, X, steps, fit, kw) in cases.items():
+            plain = cgp_rate_batch1(predict, shape, loss, X, steps, fit, **kw)
+            padded = cgp_rate_batch1(predict, shape, dict(loss, block_rows=16), X, steps, fit, **kw)
+            report["block_rows"][name] = dict(none=plain, sixteen=padded)
+            print(f"| {name} | {plain:.0f} | {padded:.0f} | {plain / padded:.2f}x the time |", flush=True)
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
