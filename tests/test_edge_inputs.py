@@ -21,7 +21,7 @@ from cgp_lib.explainer import (
     numpy_record,
     track_best,
 )
-from cgp_lib.repro import experiments
+from cgp_lib.repro import batch_check, experiments
 from cgp_lib.repro.experiments import SeedModels, loss_kwargs
 
 WELL_CONDITIONED = dict(use_kdtree=True, theta=20.0, c_init=1.0, c_steps=2, max_iterations=100, learning_rate_init=0.02)
@@ -321,3 +321,20 @@ def test_record_path_in_windows_equals_one_loop(blobs, monkeypatch, stop):
         np.testing.assert_array_equal(getattr(windowed, name), getattr(whole, name))
     if stop == "first":  # rows stopped at different steps: NaN after the last step that ran
         assert np.isnan(whole.path).any()
+
+
+# ----------------------------------------------------------------------------- batch against alone
+def test_alone_vs_batch_measures_the_batch_size_effect(blobs):
+    chaotic = dict(use_kdtree=True, theta=5.0, c_init=10.0, c_steps=3, max_iterations=100, learning_rate_init=0.05)
+    X = blobs.X[::12]
+    plain = explainer_on(blobs, **chaotic)
+    frame = batch_check.alone_vs_batch(plain, X, plain.explain(X))
+    counts = batch_check.agreement_counts(frame)
+    assert counts["rows checked"] == len(X) and counts["same found"] == len(X)
+    assert counts["same step"] < len(X)  # this setting drifts without padding (see test_explainer)
+    padded = explainer_on(blobs, block_rows=16, **chaotic)
+    exact = batch_check.agreement_counts(batch_check.alone_vs_batch(padded, X, padded.explain(X), rows=[0, 3, 7]))
+    assert exact["same step"] == exact["rows checked"] == 3
+    assert exact["counterfactuals equal (within 1e-05)"] == exact["both found"]
+    with pytest.raises(ValueError, match="^rows"):
+        batch_check.alone_vs_batch(padded, X, padded.explain(X), rows=[len(X)])
