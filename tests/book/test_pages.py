@@ -78,3 +78,29 @@ def test_api_reference_documents_every_public_name(site, browser):
                 missing.append(f"{module}.{name}")
     assert "cgp_lib.explainer.CounterfactualProto.explain" in anchors
     assert not missing, f"not on the API page: {missing}"
+
+
+# Pages whose formulas must render (the Method part): MathJax output present, no raw TeX left.
+MATH_PAGES = [
+    "notebooks/_executed/toy_objective.html",
+    "notebooks/_executed/toy_fista.html",
+    "notebooks/_executed/toy_prototypes.html",
+    "notebooks/_executed/toy_blackbox.html",
+    "book/method/metrics.html",
+]
+
+
+@pytest.mark.parametrize("page", MATH_PAGES)
+def test_formulas_render_offline(site, browser, page):
+    """MathJax is served from the build (_static/mathjax), not a CDN, and typesets every formula."""
+    if page not in PAGES:
+        pytest.fail(f"{page} was not built")
+    dom = BeautifulSoup(browser(f"{site}/{page}"), "html.parser")
+    scripts = [s.get("src", "") for s in dom.find_all("script")]
+    mathjax = [src for src in scripts if "mathjax" in src.lower()]
+    assert mathjax and not any(src.startswith(("http:", "https:", "//")) for src in mathjax), mathjax
+    main = dom.find("main") or dom
+    assert len(main.find_all("mjx-container")) >= 5, f"{page}: MathJax typeset no formula"
+    for prose in main.select("p, li, dd, td"):
+        text = prose.get_text(" ")
+        assert "\\(" not in text and "\\[" not in text, f"{page}: raw TeX left: {text[:120]!r}"
