@@ -31,14 +31,15 @@ $(STAMP): pyproject.toml requirements.lock
 test: $(STAMP) chromium
 	rm -rf notebooks/_prepared notebooks/_executed
 	$(PY) notebooks/execute.py --profile quick --prepare-only --out notebooks/_prepared
-	CGP_NBVAL_SAVE_DIR=notebooks/_executed $(PY) -m pytest -q tests notebooks/_prepared --ignore=tests/book \
+	CGP_NBVAL_SAVE_DIR=notebooks/_executed CGP_PROFILE=quick CGP_CLAIMS_DIR=$(abspath notebooks/_executed/claims) \
+		$(PY) -m pytest -q tests notebooks/_prepared --ignore=tests/book \
 		--nbval-lax --nbval-current-env --durations=40
 	$(MAKE) book-build
 
 # ruff (configured in pyproject.toml): lint and formatting of the library, tests and scripts.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check cgp_lib tests bench notebooks/execute.py notebooks/conftest.py
+	$(VENV)/bin/ruff format --check cgp_lib tests bench book/_ext notebooks/execute.py notebooks/conftest.py notebooks/pages.py
 
 # Execute the notebooks with papermill under PROFILE (quick or full), then build the book.
 book: $(STAMP) chromium

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pages
 import pytest
 
 SAVE_DIR_ENV = "CGP_NBVAL_SAVE_DIR"
@@ -60,6 +61,7 @@ class _Keeper:
                 print(f"\n[nbval] {name}: {why}, not saved", file=sys.stderr)
                 continue
             nb.metadata.setdefault("language_info", {"name": "python"})
+            pages.prepare_page(nb, os.environ.get("CGP_PROFILE") or "quick")
             target = self.directory / name
             nbformat.write(nb, str(target))
             print(f"\n[nbval] saved the executed {name} to {target}", file=sys.stderr)

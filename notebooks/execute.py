@@ -14,15 +14,19 @@ parameters are injected without executing (nbval then runs the copies in ``make 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 import jupytext
+import nbformat
 import papermill
 import yaml
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import pages  # noqa: E402  (notebooks/pages.py)
 
 
 def main(argv=None) -> int:
@@ -56,6 +60,10 @@ def main(argv=None) -> int:
         parser.error(f"no notebook source for {unknown} in {HERE}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # the kernels inherit these: the profile a page says it was built with, and where chapters save
+    # their claims for the scorecard (cgp_lib.repro.claims)
+    os.environ["CGP_PROFILE"] = args.profile
+    os.environ.setdefault("CGP_CLAIMS_DIR", str((out / "claims").resolve()))
     for name in names:
         source = out / f"{name}.source.ipynb"
         jupytext.write(jupytext.read(HERE / f"{name}.md"), source)
@@ -71,6 +79,9 @@ def main(argv=None) -> int:
             log_output=False,
         )
         source.unlink()
+        if not args.prepare_only:  # the page: parameters folded, papermill's copy removed, a banner
+            executed = nbformat.read(out / f"{name}.ipynb", as_version=4)
+            nbformat.write(pages.prepare_page(executed, args.profile), out / f"{name}.ipynb")
         verb = "prepared" if args.prepare_only else "executed"
         print(f"{name}: {verb} with profile {args.profile} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0

@@ -21,7 +21,7 @@ def summary(**rows):
 def test_below_reproduces_only_with_separate_intervals_in_the_paper_order():
     s = summary(a=(1.0, 0.8, 1.2), b=(2.0, 1.8, 2.2), c=(1.5, 1.1, 1.9), d=(1.0, np.nan, np.nan))
     assert claims.below(s, "a", "b", "x") == "reproduces"
-    assert claims.below(s, "b", "a", "x") == "does not reproduce"
+    assert claims.below(s, "b", "a", "x") == "contradicted"
     assert claims.below(s, "a", "c", "x") == "inconclusive"  # right order, intervals overlap
     assert claims.below(s, "c", "a", "x") == "inconclusive"  # wrong order, intervals overlap
     assert claims.below(s, "d", "b", "x") == "inconclusive"  # a single value has no interval
@@ -31,10 +31,10 @@ def test_lowest_is_the_weakest_pairwise_verdict():
     s = summary(a=(1.0, 0.8, 1.2), b=(2.0, 1.8, 2.2), c=(1.5, 1.1, 1.9))
     assert claims.lowest(s, "a", "x", ["a", "b"]) == "reproduces"
     assert claims.lowest(s, "a", "x", ["a", "b", "c"]) == "inconclusive"
-    assert claims.lowest(s, "b", "x", ["a", "b", "c"]) == "does not reproduce"
+    assert claims.lowest(s, "b", "x", ["a", "b", "c"]) == "contradicted"
     assert claims.highest(s, "b", "x", ["a", "b"]) == "reproduces"
     assert claims.highest(s, "b", "x", ["a", "b", "c"]) == "inconclusive"
-    assert claims.highest(s, "a", "x", ["a", "b"]) == "does not reproduce"
+    assert claims.highest(s, "a", "x", ["a", "b"]) == "contradicted"
 
 
 def test_cut_and_interval_text():
@@ -101,3 +101,20 @@ def test_beside_reported_shows_a_quantity_from_other_summaries_in_its_place():
     assert table.loc["A", ("time", "alone")] == "5.0 [4.0, 6.0]"
     assert table.loc["A", ("time", "batched")] == "2.0 [1.0, 3.0]"
     assert table.loc["A", ("", "found")] == "3 / 4"
+
+
+def test_claims_are_saved_for_the_scorecard_and_read_back(tmp_path, monkeypatch):
+    monkeypatch.setenv(claims.PROFILE_ENV, "quick")
+    c = claims.Claims("MNIST, section 4.2")
+    c.add("4.2", "D lowers IM1 against A", "1.0 vs 1.2", "1.1 vs 1.4", "reproduces")
+    c.add("4.2", "E is fastest", "0.3 s", "0.4 s", "contradicted")
+    path = c.save("notebooks/_executed/mnist", "mnist-claims", directory=tmp_path)
+    assert path == tmp_path / "mnist.json"
+    (chapter,) = claims.load_all(tmp_path)
+    assert chapter["profile"] == "quick" and chapter["label"] == "mnist-claims"
+    assert [row["verdict"] for row in chapter["claims"]] == ["reproduces", "contradicted"]
+    with pytest.raises(ValueError, match="^label"):
+        c.save("notebooks/_executed/mnist", "not a label", directory=tmp_path)
+    path.write_text(path.read_text().replace('"contradicted"', '"holds"'))
+    with pytest.raises(ValueError, match="holds"):
+        claims.load_all(tmp_path)

@@ -7,14 +7,22 @@ of means. The verdict of a comparison "a is below b" follows one rule everywhere
 * **reproduces**: our means are in the paper's order and the 95% intervals are apart;
 * **inconclusive**: the intervals overlap (whichever way the means lie): our data cannot
   tell the two apart;
-* **does not reproduce**: our means are in the opposite order and the intervals are apart.
+* **contradicted**: our means are in the opposite order and the intervals are apart.
 
 A claim about a size ("91% fewer steps") is judged on its direction; the size is reported
 beside it, never judged by a threshold.
+
+Each chapter saves its claims (:meth:`Claims.save`) as a JSON file in ``$CGP_CLAIMS_DIR``
+(``notebooks/_executed/claims`` in the book's builds); the book's scorecard page lists every
+claim of every chapter from those files (``book/_ext/scorecard.py``).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -22,10 +30,27 @@ import pandas as pd
 
 from .paper import reported_text
 
-__all__ = ["VERDICTS", "with_ci", "interval_text", "beside_reported", "below", "lowest", "highest", "cut", "Claims"]
+__all__ = [
+    "VERDICTS",
+    "CLAIMS_DIR_ENV",
+    "PROFILE_ENV",
+    "load_all",
+    "with_ci",
+    "interval_text",
+    "beside_reported",
+    "below",
+    "lowest",
+    "highest",
+    "cut",
+    "Claims",
+]
 
 #: The three verdicts, from the strongest to the weakest.
-VERDICTS = ("reproduces", "inconclusive", "does not reproduce")
+VERDICTS = ("reproduces", "inconclusive", "contradicted")
+#: Where chapters save their claims (:meth:`Claims.save`) and the scorecard reads them.
+CLAIMS_DIR_ENV = "CGP_CLAIMS_DIR"
+#: The parameter profile a chapter runs under (``notebooks/execute.py`` and ``make test`` set it).
+PROFILE_ENV = "CGP_PROFILE"
 
 
 def with_ci(mean: float, low: float, high: float, digits: int) -> str:
@@ -105,7 +130,7 @@ def below(summary: pd.DataFrame, a, b, col: str) -> str:
     if mean_a < mean_b and high_a < low_b:
         return "reproduces"
     if mean_a > mean_b and low_a > high_b:
-        return "does not reproduce"
+        return "contradicted"
     return "inconclusive"
 
 
@@ -121,7 +146,7 @@ def highest(summary: pd.DataFrame, name, col: str, among: Sequence) -> str:
 
 
 def _weakest(verdicts: Sequence[str]) -> str:
-    """The weakest of pairwise verdicts (``does not reproduce`` < ``inconclusive`` < ``reproduces``)."""
+    """The weakest of pairwise verdicts (``contradicted`` < ``inconclusive`` < ``reproduces``)."""
     for verdict in reversed(VERDICTS):
         if verdict in verdicts:
             return verdict
@@ -164,3 +189,46 @@ class Claims:
         """How many claims have one of ``verdicts``."""
         verdicts = set(verdicts)
         return sum(row["verdict"] in verdicts for row in self.rows)
+
+    def save(self, page: str, label: str, directory: str | os.PathLike | None = None) -> Path:
+        """Write the claims to ``<directory>/<page name>.json`` for the book's scorecard.
+
+        Parameters
+        ----------
+        page
+            The chapter's document in the book, e.g. ``"notebooks/_executed/mnist"``.
+        label
+            The MyST label of the chapter's section of claims (the scorecard links to it).
+        directory
+            Default ``$CGP_CLAIMS_DIR``, else ``./claims``.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written. It also records the profile (``$CGP_PROFILE``, "unknown" if unset).
+        """
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", label or ""):
+            raise ValueError(f"label: expected a MyST label like 'mnist-claims', got {label!r}")
+        folder = Path(directory if directory is not None else os.environ.get(CLAIMS_DIR_ENV) or "claims")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{Path(page).name}.json"
+        content = dict(
+            chapter=self.chapter,
+            page=page,
+            label=label,
+            profile=os.environ.get(PROFILE_ENV) or "unknown",
+            claims=self.rows,
+        )
+        path.write_text(json.dumps(content, indent=1, ensure_ascii=False))
+        return path
+
+
+def load_all(directory: str | os.PathLike) -> list[dict]:
+    """Every chapter's saved claims (:meth:`Claims.save`) in ``directory``, sorted by page."""
+    files = sorted(Path(directory).glob("*.json"))
+    chapters = [json.loads(f.read_text()) for f in files]
+    for chapter, f in zip(chapters, files):
+        unknown = {row["verdict"] for row in chapter["claims"]} - set(VERDICTS)
+        if unknown:
+            raise ValueError(f"{f}: verdicts {sorted(unknown)} are not among {VERDICTS}")
+    return chapters

@@ -54,7 +54,7 @@ def test_page_renders_without_errors(site, browser, page):
     assert len(main.find_all("img")) >= figures, f"{page}: expected at least {figures} figures"
 
 
-@pytest.mark.parametrize("page", ["index.html", *EXPECTED])
+@pytest.mark.parametrize("page", ["index.html", "book/intro.html", "book/scorecard.html", *EXPECTED])
 def test_screenshot(site, browser, page):
     if page not in PAGES and page != "index.html":
         pytest.fail(f"{page} was not built")
@@ -104,3 +104,24 @@ def test_formulas_render_offline(site, browser, page):
     for prose in main.select("p, li, dd, td"):
         text = prose.get_text(" ")
         assert "\\(" not in text and "\\[" not in text, f"{page}: raw TeX left: {text[:120]!r}"
+
+
+def test_scorecard_lists_every_claim_the_chapters_saved(site, browser):
+    """One table row per saved claim, the verdict counts on the scorecard and on the landing page."""
+    from cgp_lib.repro.claims import VERDICTS, load_all
+
+    chapters = load_all(ROOT / "notebooks" / "_executed" / "claims")
+    assert {c["page"] for c in chapters} >= {"notebooks/_executed/mnist", "notebooks/_executed/breast_cancer"}
+    rows = [row for c in chapters for row in c["claims"]]
+    dom = BeautifulSoup(browser(f"{site}/book/scorecard.html"), "html.parser")
+    main = dom.find("main") or dom
+    body_rows = [tr for table in main.find_all("table") for tr in table.select("tbody tr")]
+    assert len(body_rows) == len(rows)
+    assert [tr.find_all("td")[-1].get_text(strip=True) for tr in body_rows] == [r["verdict"] for r in rows]
+    text = " ".join(main.get_text(" ").split())
+    assert f"{len(rows)} claims" in text
+    for verdict in VERDICTS:
+        assert f"{sum(r['verdict'] == verdict for r in rows)} {verdict}" in text
+    landing = BeautifulSoup(browser(f"{site}/book/intro.html"), "html.parser").find("main")
+    assert f"{len(rows)} claims" in " ".join(landing.get_text(" ").split())
+    assert landing.find("img") is not None, "the landing page's figure is missing"
