@@ -118,3 +118,22 @@ def test_claims_are_saved_for_the_scorecard_and_read_back(tmp_path, monkeypatch)
     path.write_text(path.read_text().replace('"contradicted"', '"holds"'))
     with pytest.raises(ValueError, match="holds"):
         claims.load_all(tmp_path)
+
+
+def test_save_for_book_writes_a_png_beside_the_claims(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cgp_lib.repro import plots
+
+    monkeypatch.setenv(claims.CLAIMS_DIR_ENV, str(tmp_path / "claims"))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = plots.save_for_book(fig, "landing_figure")
+    plt.close(fig)
+    assert path == tmp_path / "figures" / "landing_figure.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="^name"):
+        plots.save_for_book(fig, "../elsewhere")

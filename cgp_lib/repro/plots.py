@@ -11,14 +11,48 @@ k or K) have the same three panels, with the same error bars:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..metrics import mean_ci
+from .claims import CLAIMS_DIR_ENV
 
-__all__ = ["speed_quality_sparsity", "panel_statistics"]
+__all__ = ["speed_quality_sparsity", "panel_statistics", "save_for_book"]
+
+
+def save_for_book(fig, name: str, directory: str | os.PathLike | None = None) -> Path:
+    """Save a figure that another page of the book shows (the landing page, say) as a PNG.
+
+    Parameters
+    ----------
+    fig
+        A matplotlib figure.
+    name
+        The file's name without extension (letters, digits, ``_`` and ``-``).
+    directory
+        Default: ``figures`` beside ``$CGP_CLAIMS_DIR`` (``notebooks/_executed/figures`` in the
+        book's builds), else ``./figures``.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    if not name or not all(ch.isalnum() or ch in "_-" for ch in name):
+        raise ValueError(f"name: expected letters, digits, '_' and '-', got {name!r}")
+    claims_dir = os.environ.get(CLAIMS_DIR_ENV)
+    folder = (
+        Path(directory) if directory is not None else (Path(claims_dir).parent if claims_dir else Path(".")) / "figures"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return path
+
 
 #: (column, label, scale, error bars) of each bar group, per panel of the paper's figures.
 PANELS = (
