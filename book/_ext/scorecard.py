@@ -54,7 +54,8 @@ class ScorecardDirective(SphinxDirective):
             lines += [
                 f":::{{list-table}} {_text(chapter['chapter'])} ({chapter['profile']} profile)",
                 ":header-rows: 1",
-                ":widths: 8 38 20 22 12",
+                ":widths: 8 34 22 24 12",
+                ":width: 100%",
                 f":name: scorecard-{chapter['label']}",
                 "",
                 "* - paper",
