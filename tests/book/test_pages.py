@@ -49,6 +49,12 @@ def test_page_renders_without_errors(site, browser, page):
         url = f"{site}/{Path(page).parent.as_posix()}/{src}".replace("/./", "/")
         status, kind = fetch_status(url)
         assert status == 200 and kind.startswith("image/"), f"{page}: image {src} -> {status} {kind}"
+    outputs = main.select("div.cell_output")
+    warned = [o.get_text(" ")[:200] for o in outputs if "warning" in o.get_text(" ").lower()]
+    assert not warned, f"{page}: a cell prints a warning: {warned[0]!r}"
+    cut = [td.get_text() for td in main.select("div.cell_output td, div.cell_output th")]
+    cut = [text for text in cut if text.strip().endswith(("...", "…"))]
+    assert not cut, f"{page}: a table cell is truncated: {cut[0]!r}"
     tables, figures = EXPECTED.get(page, (0, 0))
     assert len(main.find_all("table")) >= tables, f"{page}: expected at least {tables} tables"
     assert len(main.find_all("img")) >= figures, f"{page}: expected at least {figures} figures"
