@@ -137,3 +137,43 @@ def test_save_for_book_writes_a_png_beside_the_claims(tmp_path, monkeypatch):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="^name"):
         plots.save_for_book(fig, "../elsewhere")
+
+
+def test_cut_interval_brackets_the_cut_and_in_size_downgrades_a_wrong_size():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "config": ["A"] * 200 + ["B"] * 200,
+            "found": True,
+            "steps": np.concatenate([rng.normal(100, 10, 200), rng.normal(50, 5, 200)]),
+        }
+    )
+    cut, low, high = claims.cut_interval(frame, "B", "A", "steps")
+    assert low < cut < high and 45 < cut < 55 and high - low < 10
+    assert claims.cut_interval(frame, "B", "A", "steps") == (cut, low, high)  # seeded
+    assert claims.in_size("reproduces", 91.0, low, high) == claims.NOT_IN_SIZE
+    assert claims.in_size("reproduces", 50.0, low, high) == "reproduces"
+    assert claims.in_size("inconclusive", 91.0, low, high) == "inconclusive"
+    assert claims.in_size("reproduces", 91.0, np.nan, np.nan) == "reproduces"
+    # rows without a counterfactual are left out; an empty group gives NaN
+    frame.loc[frame["config"] == "B", "found"] = False
+    assert np.isnan(claims.cut_interval(frame, "B", "A", "steps")[0])
+    with pytest.raises(ValueError, match="^verdict"):
+        claims.in_size("holds", 1.0, 0.0, 2.0)
+
+
+def test_cut_claim_gives_our_interval_and_the_sized_verdict():
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "config": ["A"] * 100 + ["B"] * 100,
+            "found": True,
+            "x": np.concatenate([rng.normal(10, 1, 100), rng.normal(5, 0.5, 100)]),
+        }
+    )
+    s = frame.groupby("config")["x"].agg(["mean"]).rename(columns={"mean": "x"})
+    s["x_low"], s["x_high"] = s["x"] - 0.3, s["x"] + 0.3
+    text, verdict = claims.cut_claim(frame, s, "B", "A", "x", 91.0)
+    assert verdict == claims.NOT_IN_SIZE and text.startswith("50% [") and "vs" in text
+    assert claims.cut_claim(frame, s, "B", "A", "x", 50.0)[1] == "reproduces"
+    assert claims.cut_claim(frame, s, "A", "B", "x", 50.0)[1] == "contradicted"

@@ -9,8 +9,10 @@ of means. The verdict of a comparison "a is below b" follows one rule everywhere
   tell the two apart;
 * **contradicted**: our means are in the opposite order and the intervals are apart.
 
-A claim about a size ("91% fewer steps") is judged on its direction; the size is reported
-beside it, never judged by a threshold.
+A claim about a size ("91% fewer steps") is judged on its direction first; where the paper
+gives the size, a claim that reproduces in direction is **reproduces in direction, not in size**
+when the paper's size lies outside our 95% interval of the same size (:func:`cut_interval`,
+:func:`in_size`). No threshold of "close enough" is used.
 
 Each chapter saves its claims (:meth:`Claims.save`) as a JSON file in ``$CGP_CLAIMS_DIR``
 (``notebooks/_executed/claims`` in the book's builds); the book's scorecard page lists every
@@ -42,11 +44,17 @@ __all__ = [
     "lowest",
     "highest",
     "cut",
+    "cut_interval",
+    "cut_claim",
+    "in_size",
+    "NOT_IN_SIZE",
     "Claims",
 ]
 
-#: The three verdicts, from the strongest to the weakest.
-VERDICTS = ("reproduces", "inconclusive", "contradicted")
+#: The verdicts, from the strongest to the weakest.
+VERDICTS = ("reproduces", "reproduces in direction, not in size", "inconclusive", "contradicted")
+#: The verdict of a claim whose direction reproduces and whose size (given by the paper) does not.
+NOT_IN_SIZE = VERDICTS[1]
 #: Where chapters save their claims (:meth:`Claims.save`) and the scorecard reads them.
 CLAIMS_DIR_ENV = "CGP_CLAIMS_DIR"
 #: The parameter profile a chapter runs under (``notebooks/execute.py`` and ``make test`` set it).
@@ -156,6 +164,83 @@ def _weakest(verdicts: Sequence[str]) -> str:
 def cut(summary: pd.DataFrame, a, b, col: str) -> float:
     """How much lower ``a``'s mean of ``col`` is than ``b``'s, in percent of ``b``'s."""
     return 100.0 * (1.0 - float(summary.loc[a, col]) / float(summary.loc[b, col]))
+
+
+def cut_interval(
+    frame: pd.DataFrame,
+    a,
+    b,
+    col: str,
+    by: str = "config",
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """:func:`cut` of two groups of ``frame`` with a bootstrap interval.
+
+    Parameters
+    ----------
+    frame
+        Rows of an experiment (:func:`cgp_lib.repro.experiments.run`); rows with ``found``
+        False are left out, as in :func:`cgp_lib.repro.experiments.summarize`.
+    a, b
+        The two groups (values of ``frame[by]``).
+    col
+        The quantity, e.g. ``"steps_to_best"``.
+    by
+        The column naming the groups.
+    confidence, n_boot, seed
+        The percentile interval of ``n_boot`` resamples (each group resampled with replacement,
+        independently), from a seeded generator: the same frame gives the same interval.
+
+    Returns
+    -------
+    tuple of float
+        (cut, low, high) in percent of ``b``'s mean; NaN when a group has no value.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
+    if n_boot < 100:
+        raise ValueError(f"n_boot: expected at least 100 resamples, got {n_boot!r}")
+    found = frame[frame["found"]] if "found" in frame else frame
+    x = found.loc[found[by] == a, col].to_numpy(dtype=float)
+    y = found.loc[found[by] == b, col].to_numpy(dtype=float)
+    if x.size == 0 or y.size == 0 or y.mean() == 0:
+        return (np.nan, np.nan, np.nan)
+    rng = np.random.default_rng(seed)
+    xs = x[rng.integers(0, x.size, (n_boot, x.size))].mean(axis=1)
+    ys = y[rng.integers(0, y.size, (n_boot, y.size))].mean(axis=1)
+    cuts = 100.0 * (1.0 - xs / ys)
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(cuts, [tail, 100 - tail])
+    return (100.0 * (1.0 - x.mean() / y.mean()), float(low), float(high))
+
+
+def cut_claim(
+    frame: pd.DataFrame, summary: pd.DataFrame, a, b, col: str, paper_size: float, scale: float = 1.0, fmt: str = ".3g"
+) -> tuple[str, str]:
+    """Our side of the claim "``a`` cuts ``col`` against ``b`` by ``paper_size`` percent".
+
+    Returns ``(text, verdict)``: the text is our cut with its 95% bootstrap interval
+    (:func:`cut_interval` on ``frame``) and the two means of ``summary`` (times ``scale``,
+    formatted with ``fmt``); the verdict is :func:`below` on ``summary``, downgraded by
+    :func:`in_size` when the paper's size lies outside our interval.
+    """
+    value, low, high = cut_interval(frame, a, b, col)
+    means = f"{scale * summary.loc[a, col]:{fmt}} vs {scale * summary.loc[b, col]:{fmt}}"
+    text = f"{value:.0f}% [{low:.0f}, {high:.0f}] ({means})" if np.isfinite(low) else f"{value:.0f}% ({means})"
+    return text, in_size(below(summary, a, b, col), paper_size, low, high)
+
+
+def in_size(verdict: str, paper_size: float, low: float, high: float) -> str:
+    """The verdict of a claim with a size: :data:`NOT_IN_SIZE` when ``verdict`` is "reproduces"
+    and the paper's size lies outside our interval [``low``, ``high``]; ``verdict`` otherwise
+    (and when our interval is undefined)."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict: expected one of {VERDICTS}, got {verdict!r}")
+    if verdict == "reproduces" and np.isfinite(low) and np.isfinite(high) and not low <= paper_size <= high:
+        return NOT_IN_SIZE
+    return verdict
 
 
 class Claims:
