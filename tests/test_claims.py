@@ -139,15 +139,16 @@ def test_save_for_book_writes_a_png_beside_the_claims(tmp_path, monkeypatch):
         plots.save_for_book(fig, "../elsewhere")
 
 
+def two_groups(col, n, a, b, seed):
+    """Rows of an experiment with groups "A" and "B" of n found rows each, ``col`` normal with
+    (mean, sd) ``a`` and ``b``."""
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([rng.normal(*a, n), rng.normal(*b, n)])
+    return pd.DataFrame({"config": ["A"] * n + ["B"] * n, "found": True, col: values})
+
+
 def test_cut_interval_brackets_the_cut_and_in_size_downgrades_a_wrong_size():
-    rng = np.random.default_rng(1)
-    frame = pd.DataFrame(
-        {
-            "config": ["A"] * 200 + ["B"] * 200,
-            "found": True,
-            "steps": np.concatenate([rng.normal(100, 10, 200), rng.normal(50, 5, 200)]),
-        }
-    )
+    frame = two_groups("steps", 200, (100, 10), (50, 5), seed=1)
     cut, low, high = claims.cut_interval(frame, "B", "A", "steps")
     assert low < cut < high and 45 < cut < 55 and high - low < 10
     assert claims.cut_interval(frame, "B", "A", "steps") == (cut, low, high)  # seeded
@@ -163,14 +164,7 @@ def test_cut_interval_brackets_the_cut_and_in_size_downgrades_a_wrong_size():
 
 
 def test_cut_claim_gives_our_interval_and_the_sized_verdict():
-    rng = np.random.default_rng(2)
-    frame = pd.DataFrame(
-        {
-            "config": ["A"] * 100 + ["B"] * 100,
-            "found": True,
-            "x": np.concatenate([rng.normal(10, 1, 100), rng.normal(5, 0.5, 100)]),
-        }
-    )
+    frame = two_groups("x", 100, (10, 1), (5, 0.5), seed=2)
     s = frame.groupby("config")["x"].agg(["mean"]).rename(columns={"mean": "x"})
     s["x_low"], s["x_high"] = s["x"] - 0.3, s["x"] + 0.3
     text, verdict = claims.cut_claim(frame, s, "B", "A", "x", 91.0)
