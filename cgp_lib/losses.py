@@ -3,7 +3,7 @@
 Every function maps a batch to one value per row, so that a batch of instances
 can be optimised together while each row keeps its own objective:
 
-    L(x0 + δ) = c·L_pred + β·L1 + L2 + γ·L_AE + θ·L_proto        (eq. 1, 5, 8)
+    L(x0 + δ) = c·L_pred + β·L1 + L2 + γ·L_AE + θ·L_proto        (eq. 1, 5, 6)
 
 FISTA (:mod:`cgp_lib.fista`) handles β·L1 with shrinkage-thresholding; the other
 terms are smooth and are differentiated.

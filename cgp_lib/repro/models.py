@@ -192,7 +192,7 @@ def mnist_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequ
     Conv2D(16, 3, same, relu) - nearest upsampling x2 - Conv2D(16, 3, same, relu) -
     Conv2D(1, 3, same, linear). ``ae = Sequential([enc, dec])`` is compiled with Adam and
     MSE; the paper trains 4 epochs with batch size 128. The encoder also defines the
-    prototypes of the paper's L_proto term (eq. 5).
+    prototypes of the paper's L_proto term (eq. 9).
     """
     seeds = _SeedStream(seed)
     encoder = tf.keras.Sequential(

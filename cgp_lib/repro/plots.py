@@ -21,7 +21,16 @@ import pandas as pd
 from ..metrics import mean_ci
 from .claims import CLAIMS_DIR_ENV
 
-__all__ = ["speed_quality_sparsity", "panel_statistics", "save_for_book"]
+__all__ = [
+    "speed_quality_sparsity",
+    "panel_statistics",
+    "save_for_book",
+    "readability_problems",
+    "glue_figure",
+]
+
+#: The smallest font, in points, a figure of the book may use (tick labels included).
+MIN_FONT_PT = 10.0
 
 
 def save_for_book(fig, name: str, directory: str | os.PathLike | None = None) -> Path:
@@ -54,6 +63,75 @@ def save_for_book(fig, name: str, directory: str | os.PathLike | None = None) ->
     return path
 
 
+def readability_problems(fig, min_font_pt: float = MIN_FONT_PT) -> list[str]:
+    """What makes a figure hard to read in the book: small fonts and unlabelled axes.
+
+    A figure passes when every visible text (titles, labels, tick labels, legends,
+    annotations) is at least ``min_font_pt`` points, and every visible axis that shows tick
+    labels has a label, on its own axes, on an axes sharing it, or as the figure's
+    ``supxlabel``/``supylabel``. Images with their axes turned off, and colour bars (the
+    panel's title names their quantity), need no labels.
+
+    Parameters
+    ----------
+    fig
+        A matplotlib figure (it is drawn once, so that tick labels exist).
+    min_font_pt
+        The smallest font allowed, in points.
+
+    Returns
+    -------
+    list of str
+        One sentence per problem; empty when the figure is readable.
+    """
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    problems = []
+    for text in fig.findobj(Text):
+        if text.get_visible() and text.get_text().strip() and text.get_fontsize() < min_font_pt:
+            shown = text.get_text().strip().replace("\n", " ")[:40]
+            problems.append(f"text {shown!r} is {text.get_fontsize():.0f} pt (< {min_font_pt:.0f})")
+    sup = {"x": getattr(fig, "_supxlabel", None), "y": getattr(fig, "_supylabel", None)}
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.axison or getattr(ax, "_colorbar", None) is not None:
+            continue  # hidden, an image without axes, or a colour bar (named by its panel)
+        for name, axis, shared in (
+            ("x", ax.xaxis, ax.get_shared_x_axes()),
+            ("y", ax.yaxis, ax.get_shared_y_axes()),
+        ):
+            ticks = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text().strip()]
+            if not axis.get_visible() or not ticks:
+                continue
+            labelled = [a for a in shared.get_siblings(ax) if a.get_visible() and getattr(a, f"get_{name}label")()]
+            if not labelled and not (sup[name] is not None and sup[name].get_text()):
+                where = ax.get_title() or ax.get_title(loc="left") or f"axes {fig.axes.index(ax)}"
+                problems.append(f"{where!r}: the {name} axis has tick labels but no label")
+    return problems
+
+
+def glue_figure(name: str, fig) -> None:
+    """Hand a figure to the book (myst-nb ``glue``) for a numbered ``{glue:figure}`` caption.
+
+    The figure is checked first (:func:`readability_problems`), glued under ``name`` without
+    being displayed, and closed, so that the cell shows it only where the page's
+    ``{glue:figure}`` directive puts it, with its caption.
+
+    Raises
+    ------
+    ValueError
+        If the figure has readability problems (each is listed).
+    """
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    problems = readability_problems(fig)
+    if problems:
+        raise ValueError(f"figure {name!r} is hard to read: " + "; ".join(problems))
+    glue(name, fig, display=False)
+    plt.close(fig)
+
+
 #: (column, label, scale, error bars) of each bar group, per panel of the paper's figures.
 PANELS = (
     (("time_s", "time (s)", 1.0, "sd"), ("steps_to_best", "gradient steps", 1.0, "sd")),
@@ -84,7 +162,7 @@ def speed_quality_sparsity(
     by: str,
     order: Sequence,
     labels: Sequence[str] | None = None,
-    xlabel: str | None = None,
+    xlabel: str = "objective function",
     title: str | None = None,
     panels=PANELS,
 ):
@@ -93,7 +171,8 @@ def speed_quality_sparsity(
     ``frame`` holds one row per counterfactual (:data:`cgp_lib.repro.experiments.COLUMNS`); rows
     without a counterfactual are left out. Pass ``panels`` to plot other columns in the same
     layout (for example the first counterfactual's; an empty group hides its panel). Returns
-    the figure.
+    the figure. ``xlabel`` names what the bars compare (the loss functions by default; θ, k
+    or K in the sweeps).
     """
     import matplotlib.pyplot as plt
 
@@ -122,14 +201,14 @@ def speed_quality_sparsity(
             if len(twins) > 1:
                 target.set_ylabel(label, color=f"C{g}")
         if len(twins) == 1 and len(groups) > 1:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=10)
+            ax.set_ylabel(", ".join(label for _, label, _, _ in groups))
         elif len(groups) == 1:
             ax.set_ylabel(groups[0][1])
         ax.set_xticks(xs, labels)
-        if xlabel:
-            ax.set_xlabel(xlabel)
+        ax.set_xlabel(xlabel)
         bars = "standard deviation" if groups[0][3] == "sd" else "95% confidence bounds"
-        ax.set_title(f"({panel}) error bars: {bars}", fontsize=9)
+        ax.set_title(f"({panel}) error bars: {bars}", fontsize=11)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=12)
     return fig

@@ -183,9 +183,11 @@ def problem(classifier_epochs: int, autoencoder_epochs: Optional[int] = None, gr
 
 
 def draw_boundaries(ax: Any, axis: np.ndarray, regions: np.ndarray) -> None:
-    """Draw the boundaries between the classes of ``regions``, the predicted classes on the grid ``axis`` × ``axis``."""
+    """Draw the boundaries between the classes of ``regions``, the predicted classes on the grid ``axis`` × ``axis``,
+    and name the axes (the two features, :math:`x_1` and :math:`x_2`)."""
     for c in range(len(CENTERS)):
         ax.contour(axis, axis, (regions == c).astype(float), levels=[0.5], colors="0.3", linewidths=0.8)
+    ax.set(xlabel="feature $x_1$", ylabel="feature $x_2$")
 
 
 def draw_regions(ax: Any, toy: ToyProblem, points: bool = True) -> None:

@@ -60,6 +60,23 @@ def test_page_renders_without_errors(site, browser, page):
     assert len(main.find_all("img")) >= figures, f"{page}: expected at least {figures} figures"
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_every_figure_has_a_numbered_caption(site, browser, page):
+    """Each image of a page sits in a figure with a numbered caption ("Fig. 3 ..."), which the
+    prose can refer to; a notebook's figures reach the page through {glue:figure}."""
+    main = BeautifulSoup(browser(f"{site}/{page}"), "html.parser").find("main")
+    numbers = []
+    for img in main.find_all("img"):
+        figure = img.find_parent("figure")
+        assert figure is not None, f"{page}: an image outside a figure: {img.get('src', '')[:60]!r}"
+        caption = figure.find("figcaption")
+        assert caption is not None and caption.get_text(strip=True), f"{page}: a figure without caption"
+        number = caption.select_one(".caption-number")
+        assert number is not None, f"{page}: an unnumbered figure: {caption.get_text(' ', strip=True)[:60]!r}"
+        numbers.append(number.get_text(strip=True))
+    assert len(numbers) == len(set(numbers)), f"{page}: figure numbers repeat: {numbers}"
+
+
 @pytest.mark.parametrize("page", ["index.html", "book/intro.html", "book/scorecard.html", *EXPECTED])
 def test_screenshot(site, browser, page):
     if page not in PAGES and page != "index.html":
