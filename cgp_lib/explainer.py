@@ -430,8 +430,7 @@ class CounterfactualProto:
         if (
             ae_model is not None
             and enc_model is not None
-            and isinstance(prototypes, EncoderPrototypes)
-            and prototypes.enc_model is enc_model
+            and getattr(prototypes, "enc_model", None) is enc_model
             and len(ae_model.layers) == 2
             and ae_model.layers[0] is enc_model
         ):

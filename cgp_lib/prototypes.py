@@ -4,17 +4,20 @@ A strategy is fitted on a training sample labelled with the model's predictions
 and then, for each instance to explain, picks the nearest prototype among the
 allowed classes. Every strategy has the same small interface
 (:class:`PrototypeStrategy`): ``fit``, ``embed`` (the space L_proto is measured in)
-and ``select``; the search never looks inside a strategy, so new ones (for example
-k-means centroids) plug in without touching it.
+and ``select``; the search never looks inside a strategy, so new ones plug in without
+touching it: :class:`KMeansPrototypes` (k-means centroids per class, proposed by the
+extension report, section 3.1.3) is one.
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+from sklearn.cluster import KMeans
 
 from .kdtree import KDTree
 
@@ -102,10 +105,7 @@ class EncoderPrototypes(PrototypeStrategy):
         return self.enc_model(x, training=False)
 
     def encode(self, X: np.ndarray) -> np.ndarray:
-        out = [
-            np.asarray(self.embed(tf.constant(X[i : i + self.batch_size]))) for i in range(0, len(X), self.batch_size)
-        ]
-        return np.concatenate(out, axis=0)
+        return _encode_in_batches(self.enc_model, X, self.batch_size)
 
     def fit(self, X, labels, n_classes):
         labels = self._check_fit_input(X, labels, n_classes)
@@ -189,6 +189,120 @@ class KDTreePrototypes(PrototypeStrategy):
         rows = np.arange(n)
         return PrototypeChoice(
             prototype=protos[rows, best].reshape((n,) + self.instance_shape).astype(np.float32),
+            proto_class=best,
+            distance=distances[rows, best],
+        )
+
+
+def _encode_in_batches(enc_model, X: np.ndarray, batch_size: int) -> np.ndarray:
+    """``enc_model`` on ``X`` in batches, as a float32 numpy array."""
+    out = [
+        np.asarray(enc_model(tf.constant(X[i : i + batch_size]), training=False)) for i in range(0, len(X), batch_size)
+    ]
+    return np.concatenate(out, axis=0).astype(np.float32, copy=False)
+
+
+class KMeansPrototypes(PrototypeStrategy):
+    """Prototypes from k-means centroids of each predicted class (report, section 3.1.3).
+
+    At ``fit``, the training instances predicted as class i are clustered with
+    scikit-learn's ``KMeans`` into ``n_clusters`` groups, in the encoder's latent space
+    (L_proto of eq. 9) or, when ``enc_model`` is None, in the feature space (as
+    eq. 10); the centroids are kept in ``centroids_``. For an instance x0, the
+    prototype of class i is the centroid of class i nearest to its embedding, and the
+    target prototype is the nearest such centroid over the allowed classes. With
+    ``n_clusters=1`` the prototype is the class mean (the paper's encoder prototype
+    with K = all).
+
+    Parameters
+    ----------
+    n_clusters : int, default 3
+        Clusters per class. A class with fewer training instances than ``n_clusters``
+        gets as many clusters as it has instances (each one its own centroid).
+    enc_model : keras.Model or None
+        Encoder whose latent space the centroids live in; None clusters the features.
+    random_state : int, default 0
+        Seed of the k-means initialisation (k-means++), so that a fit is repeatable.
+    n_init : int, default 10
+        Initialisations per class; the one with the lowest inertia is kept.
+    batch_size : int, default 1024
+        Rows per encoder call when encoding.
+
+    Attributes
+    ----------
+    centroids_ : list of numpy.ndarray
+        Per class, its centroids, shape (clusters of that class, *embedding shape).
+    fit_seconds_ : float
+        Wall time of the k-means fits (encoding excluded).
+
+    Notes
+    -----
+    ``select`` takes no K: its ``k`` must be None (a k-means prototype is a centroid,
+    not the mean of the K nearest instances) and ``k_type`` has no effect.
+    """
+
+    def __init__(
+        self, n_clusters: int = 3, enc_model=None, random_state: int = 0, n_init: int = 10, batch_size: int = 1024
+    ):
+        if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or n_clusters < 1:
+            raise ValueError(f"n_clusters: expected a positive integer, got {n_clusters!r}")
+        if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
+            raise ValueError(f"n_init: expected a positive integer, got {n_init!r}")
+        self.n_clusters = int(n_clusters)
+        self.enc_model = enc_model
+        self.random_state = random_state
+        self.n_init = int(n_init)
+        self.batch_size = batch_size
+
+    def embed(self, x):
+        return x if self.enc_model is None else self.enc_model(x, training=False)
+
+    def _embed_flat(self, X: np.ndarray) -> np.ndarray:
+        Z = (
+            np.asarray(X, dtype=np.float32)
+            if self.enc_model is None
+            else _encode_in_batches(self.enc_model, X, self.batch_size)
+        )
+        self._embedding_shape = Z.shape[1:]
+        return Z.reshape(len(X), -1).astype(np.float64)
+
+    def fit(self, X, labels, n_classes):
+        labels = self._check_fit_input(X, labels, n_classes)
+        flat = self._embed_flat(X)
+        self.embedding_shape = self._embedding_shape
+        start = time.perf_counter()
+        self.centroids_ = []
+        for c in range(n_classes):
+            members = flat[labels == c]
+            n_clusters = min(self.n_clusters, len(members))
+            km = KMeans(n_clusters=n_clusters, n_init=self.n_init, random_state=self.random_state).fit(members)
+            self.centroids_.append(km.cluster_centers_.reshape((n_clusters,) + self.embedding_shape))
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def select(self, X, allowed, k=None, k_type="mean"):
+        if k_type not in K_TYPES:
+            raise ValueError(f"k_type: expected one of {K_TYPES}, got {k_type!r}")
+        if k is not None:
+            raise ValueError(
+                f"k: k-means prototypes are centroids, not means of the k nearest instances; got k={k!r}, pass k=None"
+            )
+        if not hasattr(self, "centroids_"):
+            raise ValueError("X: call fit() before select()")
+        z = self._embed_flat(X)
+        n = len(X)
+        distances = np.full((n, self.n_classes), np.inf)
+        protos = np.zeros((n, self.n_classes, z.shape[1]))
+        for c in np.flatnonzero(allowed.any(axis=0)):
+            centroids = self.centroids_[c].reshape(len(self.centroids_[c]), -1)
+            d = np.linalg.norm(z[:, None, :] - centroids[None, :, :], axis=2)
+            nearest = np.argmin(d, axis=1)
+            distances[:, c] = d[np.arange(n), nearest]
+            protos[:, c] = centroids[nearest]
+        best = _nearest_allowed(distances, allowed)
+        rows = np.arange(n)
+        return PrototypeChoice(
+            prototype=protos[rows, best].reshape((n,) + self.embedding_shape).astype(np.float32),
             proto_class=best,
             distance=distances[rows, best],
         )

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
-SKIP = {"genindex.html", "search.html"}
+SKIP = {"genindex.html", "search.html", "_overflow_probe.html"}
 PAGES = sorted(
     str(p.relative_to(HTML))
     for p in HTML.rglob("*.html")
@@ -150,3 +150,38 @@ def test_scorecard_lists_every_claim_the_chapters_saved(site, browser):
     landing = BeautifulSoup(browser(f"{site}/book/intro.html"), "html.parser").find("main")
     assert f"{len(rows)} claims" in " ".join(landing.get_text(" ").split())
     assert landing.find("img") is not None, "the landing page's figure is missing"
+
+
+# Opens a page of the book in an iframe 1280 px wide, unfolds every folded cell, and lists the
+# code blocks whose text is wider than the block (a line running past the page's edge).
+OVERFLOW_PROBE = """<!doctype html><html><body>
+<iframe id="page" style="width:1280px;height:1000px;border:0"></iframe>
+<pre id="result">pending</pre>
+<script>
+const frame = document.getElementById("page");
+frame.onload = () => {
+  const doc = frame.contentDocument;
+  doc.querySelectorAll("details").forEach((d) => { d.open = true; });
+  const blocks = [...doc.querySelectorAll("main div.highlight pre")];
+  const wide = blocks.filter((b) => b.scrollWidth > b.clientWidth + 1)
+    .map((b) => b.textContent.split("\\n").reduce((a, l) => (l.length > a.length ? l : a), ""));
+  document.getElementById("result").textContent = JSON.stringify({blocks: blocks.length, wide: wide});
+};
+frame.src = new URLSearchParams(location.search).get("page");
+</script></body></html>"""
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith(("notebooks/", "book/"))])
+def test_code_fits_the_page(site, browser, page):
+    """No line of code runs past the edge of the page (code wraps; _static/cgp.css), folded cells
+    included, in a window 1280 px wide."""
+    import json
+
+    probe = HTML / "_overflow_probe.html"
+    probe.write_text(OVERFLOW_PROBE)
+    dom = BeautifulSoup(browser(f"{site}/_overflow_probe.html?page=/{page}"), "html.parser")
+    text = dom.find(id="result").get_text()
+    assert text != "pending", f"{page}: the probe did not run (the page did not load in time)"
+    result = json.loads(text)
+    assert result["blocks"] > 0 or "highlight" not in (HTML / page).read_text(), f"{page}: no code block measured"
+    assert not result["wide"], f"{page}: {len(result['wide'])} code blocks too wide, e.g. {result['wide'][0][:100]!r}"
