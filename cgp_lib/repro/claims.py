@@ -29,7 +29,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from ..metrics import mean_ci
 from .paper import reported_text
 
 __all__ = [
@@ -49,6 +51,8 @@ __all__ = [
     "in_size",
     "NOT_IN_SIZE",
     "Claims",
+    "paired_difference",
+    "paired_below",
 ]
 
 #: The verdicts, from the strongest to the weakest.
@@ -317,3 +321,40 @@ def load_all(directory: str | os.PathLike) -> list[dict]:
         if unknown:
             raise ValueError(f"{f}: verdicts {sorted(unknown)} are not among {VERDICTS}")
     return chapters
+
+
+def paired_difference(a, b, confidence: float = 0.95) -> dict:
+    """The difference a − b over paired values (same instance and seed), where both are finite.
+
+    Parameters
+    ----------
+    a, b : pandas.Series
+        Values indexed alike (e.g. by (seed, instance)); pairs missing from one side or NaN on
+        either (no counterfactual) are left out.
+
+    Returns
+    -------
+    dict
+        ``n`` pairs, ``mean`` difference with its Student-t ``low``/``high`` bounds, and
+        ``p``, the two-sided p-value of the Wilcoxon signed-rank test (NaN with fewer than 2
+        pairs or when every difference is 0).
+    """
+    joined = pd.concat({"a": pd.Series(a), "b": pd.Series(b)}, axis=1, join="inner").dropna()
+    diff = (joined["a"] - joined["b"]).to_numpy(dtype=float)
+    mean, low, high = mean_ci(diff, confidence) if len(diff) else (np.nan, np.nan, np.nan)
+    p = np.nan
+    if len(diff) >= 2 and np.any(diff != 0):
+        p = float(stats.wilcoxon(diff).pvalue)
+    return dict(n=len(diff), mean=float(mean), low=float(low), high=float(high), p=p)
+
+
+def paired_below(difference: dict) -> str:
+    """The verdict on "a is below b" from :func:`paired_difference` (a − b): **reproduces** if the
+    interval of the difference lies below 0, **contradicted** if above, else **inconclusive**."""
+    if difference["n"] < 2 or not np.isfinite(difference["high"]):
+        return "inconclusive"
+    if difference["high"] < 0:
+        return "reproduces"
+    if difference["low"] > 0:
+        return "contradicted"
+    return "inconclusive"

@@ -48,6 +48,7 @@ import pandas as pd
 
 from .. import metrics
 from ..explainer import CounterfactualProto
+from ..prototypes import KMeansPrototypes
 from . import cache
 
 __all__ = [
@@ -99,6 +100,10 @@ LOSSES = MNIST_LOSSES
 
 #: Arguments of a configuration that go to ``explain`` rather than to the constructor.
 EXPLAIN_KEYS = ("k", "k_type", "target_class")
+#: Keys of a configuration that set the prototype strategy, not the explainer (k-means).
+STRATEGY_KEYS = ("n_clusters",)
+#: The prototype strategies of :func:`build_explainer` and :func:`run`.
+PROTOTYPES = ("kdtree", "encoder", "kmeans", "kmeans-features")
 
 #: Columns of ``ExperimentResult.frame``, in order. ``cf_class`` to ``im2`` describe the
 #: counterfactual reported under the run's stop rule; ``steps_to_first`` and the columns ending
@@ -231,7 +236,7 @@ def _hash(obj) -> str:
 
 
 def _split_config(config: Mapping[str, Any]) -> tuple[dict, dict]:
-    init = {k: v for k, v in config.items() if k not in EXPLAIN_KEYS}
+    init = {k: v for k, v in config.items() if k not in EXPLAIN_KEYS + STRATEGY_KEYS}
     explain = {k: v for k, v in config.items() if k in EXPLAIN_KEYS}
     return init, explain
 
@@ -246,15 +251,19 @@ def build_explainer(
 ) -> CounterfactualProto:
     """A fitted ``CounterfactualProto`` for one configuration (e.g. :func:`loss_kwargs` output).
 
-    The autoencoder ``models.ae`` is passed only when γ > 0; prototypes (``'kdtree'``: k-d
-    trees, ``'encoder'``: ``models.enc``) only when θ > 0, so that losses without these terms
-    are exactly the paper's. ``common`` holds the arguments shared by all configurations
-    (κ, β, feature_range, max_iterations, c_steps, ...). Arguments of ``explain`` in the
-    configuration (``k``, ``k_type``) are ignored here.
+    The autoencoder ``models.ae`` is passed only when γ > 0; prototypes only when θ > 0, so
+    that losses without these terms are exactly the paper's: ``'kdtree'`` (k-d trees,
+    Algorithm 2), ``'encoder'`` (the K nearest encodings of ``models.enc``, Algorithm 1),
+    ``'kmeans'`` (:class:`~cgp_lib.prototypes.KMeansPrototypes` in the latent space of
+    ``models.enc``) or ``'kmeans-features'`` (k-means in the feature space); the k-means
+    strategies take ``n_clusters`` from the configuration (default 3). ``common`` holds the
+    arguments shared by all configurations (κ, β, feature_range, max_iterations, c_steps,
+    ...). Arguments of ``explain`` in the configuration (``k``, ``k_type``) are ignored here.
     """
-    if prototypes not in ("kdtree", "encoder"):
-        raise ValueError(f"prototypes: expected 'kdtree' or 'encoder', got {prototypes!r}")
+    if prototypes not in PROTOTYPES:
+        raise ValueError(f"prototypes: expected one of {PROTOTYPES}, got {prototypes!r}")
     init, _ = _split_config(config)
+    n_clusters = config.get("n_clusters", 3)
     kwargs = dict(common)
     kwargs.update(init)
     if kwargs.get("gamma", 0) > 0:
@@ -264,10 +273,17 @@ def build_explainer(
     if kwargs.get("theta", 0) > 0:
         if prototypes == "kdtree":
             kwargs["use_kdtree"] = True
+        elif prototypes == "kmeans-features":
+            kwargs["prototypes"] = KMeansPrototypes(n_clusters=n_clusters)
         else:
             if models.enc is None:
-                raise ValueError("models.enc: the configuration has θ > 0 and needs an encoder")
-            kwargs["enc_model"] = models.enc
+                raise ValueError(f"models.enc: {prototypes!r} prototypes with θ > 0 need an encoder")
+            if prototypes == "encoder":
+                kwargs["enc_model"] = models.enc
+            else:
+                kwargs["prototypes"] = KMeansPrototypes(n_clusters=n_clusters, enc_model=models.enc)
+                if kwargs.get("gamma", 0) > 0:
+                    kwargs["enc_model"] = models.enc  # the encoder pass shared with L_AE
     explainer = CounterfactualProto(models.classifier, shape, **kwargs)
     return explainer.fit(fit_data)
 
