@@ -122,6 +122,25 @@ def test_build_explainer_passes_models_only_for_terms_used(blobs):
         )
 
 
+def test_build_explainer_kmeans_strategies_take_n_clusters_from_the_config(blobs):
+    from cgp_lib.prototypes import KMeansPrototypes
+
+    models = models_for(blobs)(0)
+    common = dict(COMMON, feature_range=blobs.feature_range)
+    config = dict(loss_kwargs("E", theta=4.0), n_clusters=2)
+    km = experiments.build_explainer(models, config, (1, 4), blobs.X, prototypes="kmeans-features", **common)
+    assert isinstance(km.prototypes, KMeansPrototypes) and km.prototypes.enc_model is None
+    assert [len(c) for c in km.prototypes.centroids_] == [2, 2, 2]
+    result = km.explain(blobs.X_explain, stop="first")
+    assert result.found.any()
+    centroids = np.concatenate(km.prototypes.centroids_)
+    assert all(np.isclose(centroids, p, atol=1e-6).all(axis=1).any() for p in result.prototype)
+    with pytest.raises(ValueError, match="encoder"):  # the blob models have no encoder
+        experiments.build_explainer(models, config, (1, 4), blobs.X, prototypes="kmeans", **common)
+    with pytest.raises(ValueError, match="kmeans-features"):
+        experiments.build_explainer(models, config, (1, 4), blobs.X, prototypes="centroids", **common)
+
+
 # ----------------------------------------------------------------------------- the runner
 def test_run_gives_one_row_per_instance_config_and_seed(first_run, blobs):
     _, result = first_run

@@ -84,6 +84,12 @@ def test_bad_n_clusters_is_named(bad):
         KMeansPrototypes(n_clusters=bad)
 
 
+@pytest.mark.parametrize("name", ["n_init", "n_threads"])
+def test_bad_n_init_and_n_threads_are_named(name):
+    with pytest.raises(ValueError, match=name):
+        KMeansPrototypes(**{name: 0})
+
+
 def test_k_is_rejected_and_select_before_fit_is_named():
     X, y = clustered()
     with pytest.raises(ValueError, match="fit"):

@@ -25,6 +25,7 @@ EXPECTED = {
     "notebooks/_executed/mnist.html": (8, 6),  # Tables 1 and 3 and more; Figures 2-4, 10, 12, 13
     "notebooks/_executed/adult.html": (6, 2),  # Figure 1(b) table, summaries; Figure 5, summary figure
     "notebooks/_executed/crosscheck_adult.html": (3, 0),
+    "notebooks/_executed/kmeans_prototypes.html": (6, 4),  # strategies, paired, location; Figs.
 }  # embeddings, agreement, alibi self-check
 
 
