@@ -236,7 +236,7 @@ class KMeansPrototypes(PrototypeStrategy):
     Attributes
     ----------
     centroids_ : list of numpy.ndarray
-        Per class, its centroids, shape (clusters of that class, *embedding shape).
+        Per class, its centroids: an array of shape (clusters of that class,) + the embedding shape.
     fit_seconds_ : float
         Wall time of the k-means fits (encoding excluded).
 

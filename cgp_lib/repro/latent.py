@@ -43,12 +43,14 @@ def neighbourhood(points, point_class, encodings, labels, n_neighbours: int = 10
 
     Parameters
     ----------
-    points : array (N, *embedding shape)
-        The prototypes, in the latent space of ``encodings``.
-    point_class : array (N,) of int
-        The class each prototype stands for.
-    encodings : array (M, *embedding shape)
-        Training encodings, labelled with the model's predictions ``labels`` (M,).
+    points : numpy.ndarray
+        N prototypes, in the latent space of ``encodings`` (any shape per point).
+    point_class : numpy.ndarray
+        The class each prototype stands for, shape (N,).
+    encodings : numpy.ndarray
+        M training encodings, of the same shape per point as ``points``.
+    labels : numpy.ndarray
+        The model's predictions for the encodings' instances, shape (M,).
     n_neighbours : int
         Neighbours for ``same_class``.
 
