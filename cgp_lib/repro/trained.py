@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from . import datasets, models
+from .experiments import SeedModels
 
 
 @dataclass(frozen=True)
@@ -153,3 +155,42 @@ def adult_models(seed: int = 0, epochs: int = 30, verbose: int = 0) -> AdultMode
     )
     ordinal = models.adult_ordinal_model(trained_.model, split.cat_vars_ord, split.x_train_ord.shape[1])
     return AdultModels(ohe=trained_.model, ordinal=ordinal, data=split, history=trained_.history)
+
+
+def mnist_seed_models(metric: MnistMetricAutoencoders) -> Callable[[int], SeedModels]:
+    """The MNIST chapters' ``models(seed)`` for :func:`cgp_lib.repro.experiments.run`.
+
+    Seed s gives the CNN and the search's autoencoder trained with seed s
+    (:func:`mnist_models`, loaded once per seed) and the IM1/IM2 autoencoders ``metric``
+    (:func:`mnist_class_autoencoders`), the same for every seed: they are the measuring
+    instrument.
+    """
+    loaded: dict[int, MnistModels] = {}
+
+    def models_for(seed: int) -> SeedModels:
+        if seed not in loaded:
+            loaded[seed] = mnist_models(seed=seed)
+        m = loaded[seed]
+        return SeedModels(classifier=m.cnn, class_aes=metric.class_aes, ae_all=metric.ae_all, ae=m.ae, enc=m.enc)
+
+    return models_for
+
+
+def breast_cancer_seed_models(
+    classifier_epochs: int = 500, autoencoder_epochs: int = 500, metric_seed_offset: int = 1000
+) -> Callable[[int], SeedModels]:
+    """The Breast Cancer chapters' ``models(seed)`` for :func:`cgp_lib.repro.experiments.run`.
+
+    Seed s gives the MLP trained with seed s (:func:`breast_cancer_mlp`) and the IM1/IM2
+    autoencoders (one per class and one on both, :func:`breast_cancer_autoencoder`) trained
+    with seed s + ``metric_seed_offset``; weights come from the cache after the first call.
+    """
+
+    def models_for(seed: int) -> SeedModels:
+        mlp = breast_cancer_mlp(seed, epochs=classifier_epochs)
+        metric_seed = seed + metric_seed_offset
+        class_aes = {c: breast_cancer_autoencoder(metric_seed, epochs=autoencoder_epochs, classes=c)[0] for c in (0, 1)}
+        ae_all, _, _ = breast_cancer_autoencoder(metric_seed, epochs=autoencoder_epochs)
+        return SeedModels(classifier=mlp, class_aes=class_aes, ae_all=ae_all)
+
+    return models_for
