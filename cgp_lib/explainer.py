@@ -643,11 +643,15 @@ class CounterfactualProto:
         terms["total"] = terms["pred"] + self.beta * terms["l1"] + terms["l2"] + terms["ae"] + terms["proto"]
         return tf.stack([terms[t] for t in LOSS_TERMS])
 
-    def _update(self, y, x, x0, grad, step, active):
+    def _update(self, y, x, x0, grad, step, active, mutable=None):
         """Gradient step with the decayed learning rate, then shrinkage and momentum; rows
-        that are not ``active`` (stopped at their first counterfactual) keep their iterates."""
+        that are not ``active`` (stopped at their first counterfactual) keep their iterates.
+        ``mutable`` (per row, 0 where a feature may not change) replaces the constructor's
+        ``immutable`` mask, which it already includes."""
         lr = fista.learning_rate(step, self.learning_rate_init, self.max_iterations)
-        if self._mutable is not None:
+        if mutable is not None:
+            grad = grad * mutable
+        elif self._mutable is not None:
             grad = grad * self._mutable
         x_next, y_next = fista.fista_update(y - lr * grad, x, x0, self.beta, step + 1, self.lower, self.upper)
         rows = tf.reshape(active, (-1,) + (1,) * len(self.search_shape))
@@ -671,6 +675,7 @@ class CounterfactualProto:
         stop_at_first: bool,
         record: bool,
         record_path: bool,
+        mutable=None,
     ):
         """FISTA steps ``first`` to ``last`` − 1 of a c step for every row, in one compiled loop.
 
@@ -687,7 +692,7 @@ class CounterfactualProto:
         steps_run = tf.constant(0)
         for i in tf.range(first, last):
             grad = self._smooth_gradient(y, x0, onehot, c, proto, with_pred)
-            x, y = self._update(y, x, x0, grad, i, active)
+            x, y = self._update(y, x, x0, grad, i, active, mutable)
             proba = self._forward(x)
             valid = is_counterfactual(proba, onehot, allowed, self.kappa) & active
             best = track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step_offset + i + 1)
@@ -706,13 +711,14 @@ class CounterfactualProto:
             iterates = path.stack()[:steps_run] if stop_at_first else path.stack()
         return best, hist, iterates, x, y, steps_run
 
-    def _white_box_run(self, flags: tuple, proto_shape: tuple):
+    def _white_box_run(self, flags: tuple, proto_shape: tuple, masked: bool = False):
         """The compiled :meth:`_white_box_c_step` for these flags, traced once for any batch size.
 
         Its input signature leaves the batch dimension open, so that a batch whose rows leave the
-        search (a new size at every segment or c step) reuses the one trace.
+        search (a new size at every segment or c step) reuses the one trace. With ``masked`` it
+        takes one more argument, the per-row mask of the features that may change.
         """
-        key = (flags, tuple(proto_shape))
+        key = (flags, tuple(proto_shape), bool(masked))
         if key not in self._white_box_runs:
             with_pred, stop_at_first, record, record_path = flags
             rows = (None,) + tuple(self.search_shape)
@@ -729,9 +735,9 @@ class CounterfactualProto:
                 tf.TensorSpec(rows, tf.float32),
                 scalar,
                 scalar,
-            ]
+            ] + ([tf.TensorSpec(rows, tf.float32)] if masked else [])
 
-            def c_step(x0, onehot, allowed, c, proto, step_offset, active, x, y, first, last):
+            def c_step(x0, onehot, allowed, c, proto, step_offset, active, x, y, first, last, *mutable):
                 return self._white_box_c_step(
                     x0,
                     onehot,
@@ -748,6 +754,7 @@ class CounterfactualProto:
                     stop_at_first,
                     record,
                     record_path,
+                    mutable[0] if mutable else None,
                 )
 
             self._white_box_runs[key] = tf.function(c_step, input_signature=signature)
@@ -767,7 +774,7 @@ class CounterfactualProto:
             first_distance=np.full(n, _NO_DISTANCE, np.float32),
         )
 
-    def _run_c_step(self, X, onehot, allowed, c, proto, offset, active, stop_at_first, record, path_out):
+    def _run_c_step(self, X, onehot, allowed, c, proto, offset, active, stop_at_first, record, path_out, mutable=None):
         """Drive one c step through the compiled loop (:meth:`_white_box_c_step`).
 
         Returns the c step's record (a dict of numpy arrays, see :meth:`_empty_numpy_record`),
@@ -810,7 +817,10 @@ class CounterfactualProto:
                     break
             begin = time.perf_counter()
             k, pad = len(rows), self._padding(len(rows))
-            part, hist, iterates, x_end, y_end, steps_run = self._white_box_run(flags, proto.shape[1:])(
+            extra = () if mutable is None else (tf.constant(pad(mutable[rows]), tf.float32),)
+            part, hist, iterates, x_end, y_end, steps_run = self._white_box_run(
+                flags, proto.shape[1:], mutable is not None
+            )(
                 tf.constant(pad(X[rows]), tf.float32),
                 tf.constant(pad(onehot[rows]), tf.float32),
                 tf.constant(pad(allowed[rows])),
@@ -822,6 +832,7 @@ class CounterfactualProto:
                 tf.constant(pad(y), tf.float32),
                 tf.constant(first, tf.int32),
                 tf.constant(last, tf.int32),
+                *extra,
             )
             part = {name: value[:k] for name, value in numpy_record(part).items()}
             x_end, y_end = x_end[:k], y_end[:k]
@@ -857,17 +868,19 @@ class CounterfactualProto:
         return pad
 
     # ------------------------------------------------------------------ one c step, black box
-    def _black_box_step(self, y, x, x0, proto, grad_pred, step, active):
+    def _black_box_step(self, y, x, x0, proto, grad_pred, step, active, mutable=None):
         """One update with the numerical gradient of c·L_pred (already clipped) added."""
         grad = self._smooth_gradient(y, x0, None, None, proto, with_pred=False)
-        return self._update(y, x, x0, grad + grad_pred, step, active)
+        return self._update(y, x, x0, grad + grad_pred, step, active, mutable)
 
     def _check_and_track(self, best, x, x0, proba, onehot, allowed, active, step):
         """The counterfactual test and best-so-far update of one black-box step, compiled as one call."""
         valid = is_counterfactual(proba, onehot, allowed, self.kappa) & active
         return track_best(best, x, proba, elastic_net(x - x0, self.beta), valid, step)
 
-    def _black_box_c_step(self, x0, onehot, allowed, c, proto, step_offset, active, stop_at_first, record, path_out):
+    def _black_box_c_step(
+        self, x0, onehot, allowed, c, proto, step_offset, active, stop_at_first, record, path_out, mutable=None
+    ):
         """The same loop as :meth:`_white_box_c_step`, with L_pred's gradient by central differences.
 
         As in alibi, the numerical gradient is computed at steps k > 0 with
@@ -878,6 +891,7 @@ class CounterfactualProto:
         """
         n = len(x0)
         x0_t, proto_t, onehot_t = tf.constant(x0), tf.constant(proto), tf.constant(onehot)
+        mutable_t = None if mutable is None else tf.constant(mutable, tf.float32)
         allowed_t, c_t, active_t = tf.constant(allowed), tf.constant(c, tf.float32), tf.constant(active)
         best = empty_record(x0_t, self.n_classes)
         predictor = BatchedPredictor(self._search_predict, self.eps[1], self.max_predict_rows, self.n_classes)
@@ -888,7 +902,7 @@ class CounterfactualProto:
         accumulated = [x0[needs_grad]]  # momentum points since the last numerical gradient (alibi)
         grad_pred = tf.zeros_like(x0_t)
         for i in range(self.max_iterations):
-            x, y = self._smooth_step(y, x, x0_t, proto_t, grad_pred, tf.constant(i), active_t)
+            x, y = self._smooth_step(y, x, x0_t, proto_t, grad_pred, tf.constant(i), active_t, mutable_t)
             x_np = x.numpy()
             if n_grad:
                 accumulated.append(y.numpy()[needs_grad])
@@ -1003,6 +1017,7 @@ class CounterfactualProto:
         record_losses=False,
         record_path=False,
         stop_at_first=None,
+        mutable=None,
     ) -> CounterfactualResult:
         """Find a counterfactual for every row of ``X`` (any batch size).
 
@@ -1043,6 +1058,14 @@ class CounterfactualProto:
             Keep every iterate x_k in ``path`` (memory: steps × N × instance size).
         stop_at_first
             Deprecated: ``True`` is ``stop="first"``, ``False`` is ``stop=None``.
+        mutable
+            Per row, the features that may change: a boolean array of ``X``'s shape (True where
+            the search may move the feature). The gradient of every loss term is zeroed where it
+            is False, so those features keep their values in x_cf exactly, as the constructor's
+            ``immutable`` columns do (which still apply: a feature changes only if it is mutable
+            in both). A row with no mutable feature finds no counterfactual and is reported as
+            not found. Not available with ``cat_vars`` (the search then runs on the categories'
+            numbers, not on the model's columns). Default: every feature may change.
 
         Returns
         -------
@@ -1076,6 +1099,7 @@ class CounterfactualProto:
                 raise ValueError(f"Y: classes must lie in [0, {self.n_classes})")
         allowed = self._allowed_classes(orig_class, target_class)
         onehot = np.eye(self.n_classes, dtype=np.float32)[orig_class]
+        mutable = self._row_masks(mutable, X.shape)
 
         if self.prototypes is not None:
             if not self.fitted:
@@ -1125,6 +1149,7 @@ class CounterfactualProto:
                 stop == "first",
                 record_losses,
                 None if path is None else path[c_step],
+                None if mutable is None else mutable[rows],
             )
             if self.is_keras or not np.any(c[rows] != 0):
                 # A black box with c = 0 (losses E, F) needs no numerical gradient: the whole c step
@@ -1198,6 +1223,23 @@ class CounterfactualProto:
             time_to_best_s=at_step(best["step"]),
             stop=stop,
         )
+
+    def _row_masks(self, mutable, shape) -> np.ndarray | None:
+        """``explain``'s ``mutable`` checked and combined with the constructor's ``immutable``:
+        a float32 array of ``shape`` (1 where a feature may change), or None if not given."""
+        if mutable is None:
+            return None
+        if self.cat_vars is not None:
+            raise ValueError("mutable: per-row masks are not available with cat_vars; use immutable")
+        mask = np.asarray(mutable)
+        if mask.dtype != bool:
+            raise TypeError(f"mutable: expected a boolean array (True where a feature may change), got dtype {mask.dtype}")
+        if mask.shape != tuple(shape):
+            raise ValueError(f"mutable: expected one mask per row of X, shape {tuple(shape)}, got {mask.shape}")
+        mask = mask.astype(np.float32)
+        if self._mutable is not None:
+            mask = mask * self._mutable.numpy()
+        return mask
 
     def _pad_steps(self, per_c_step: list) -> np.ndarray:
         """Stack per-c-step records, padding steps not run (after a stop) with NaN."""

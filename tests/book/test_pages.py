@@ -184,5 +184,6 @@ def test_code_fits_the_page(site, browser, page):
     text = dom.find(id="result").get_text()
     assert text != "pending", f"{page}: the probe did not run (the page did not load in time)"
     result = json.loads(text)
-    assert result["blocks"] > 0 or "highlight" not in (HTML / page).read_text(), f"{page}: no code block measured"
+    static = BeautifulSoup((HTML / page).read_text(), "html.parser").select("main div.highlight pre")
+    assert result["blocks"] == len(static), f"{page}: {result['blocks']} of its {len(static)} code blocks measured"
     assert not result["wide"], f"{page}: {len(result['wide'])} code blocks too wide, e.g. {result['wide'][0][:100]!r}"
