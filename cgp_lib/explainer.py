@@ -1233,7 +1233,9 @@ class CounterfactualProto:
             raise ValueError("mutable: per-row masks are not available with cat_vars; use immutable")
         mask = np.asarray(mutable)
         if mask.dtype != bool:
-            raise TypeError(f"mutable: expected a boolean array (True where a feature may change), got dtype {mask.dtype}")
+            raise TypeError(
+                f"mutable: expected a boolean array (True where a feature may change), got dtype {mask.dtype}"
+            )
         if mask.shape != tuple(shape):
             raise ValueError(f"mutable: expected one mask per row of X, shape {tuple(shape)}, got {mask.shape}")
         mask = mask.astype(np.float32)
