@@ -171,3 +171,16 @@ def test_cut_claim_gives_our_interval_and_the_sized_verdict():
     assert verdict == claims.NOT_IN_SIZE and text.startswith("50% [") and "vs" in text
     assert claims.cut_claim(frame, s, "B", "A", "x", 50.0)[1] == "reproduces"
     assert claims.cut_claim(frame, s, "A", "B", "x", 50.0)[1] == "contradicted"
+
+
+def test_proportion_is_a_wilson_interval_and_rate_above_follows_it():
+    rate = claims.proportion([True] * 8 + [False] * 2 + [np.nan])
+    assert (rate["n"], rate["k"], rate["rate"]) == (10, 8, 0.8)
+    # Wilson 95% for 8/10: [0.490, 0.943]
+    assert rate["low"] == pytest.approx(0.4902, abs=1e-3) and rate["high"] == pytest.approx(0.9433, abs=1e-3)
+    assert claims.rate_above(rate, 0.5) == "inconclusive"
+    assert claims.rate_above(claims.proportion([True] * 40), 0.5) == "reproduces"
+    assert claims.rate_above(claims.proportion([False] * 40), 0.5) == "contradicted"
+    assert claims.rate_above(claims.proportion([]), 0.5) == "inconclusive"
+    with pytest.raises(ValueError, match="successes"):
+        claims.proportion([0.5, 1.0])

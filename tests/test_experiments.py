@@ -339,3 +339,29 @@ def test_seconds_per_steps_runs_every_step_of_one_c_step(blobs, monkeypatch):
     assert explainer.c_steps == 4
     with pytest.raises(ValueError, match="stop"):
         experiments.seconds_per_steps(explainer, blobs.X[:1], stop="first")
+
+
+# ----------------------------------------------------------------------------- per-row explain arguments
+def test_run_passes_per_row_targets_and_masks_and_keys_the_cache_on_them(first_run, blobs, tmp_path):
+    """row_args reach explain row by row (batched or not), and another mask is another entry."""
+    predicted = blobs.model(blobs.X[ROWS]).numpy().argmax(axis=1)
+    targets = ((predicted + 1) % 3)[:, None]  # one class other than each row's own
+    mutable = np.ones((len(ROWS), 4), bool)
+    mutable[:, 2:] = False  # only the features in which the blobs differ may move
+    args = dict(target_class=targets, mutable=mutable)
+    for batch_size in (None, 3):
+        result = run(blobs, tmp_path, configs={"C": CONFIGS["C"]}, seeds=(0,), row_args=args, batch_size=batch_size)
+        frame = result.frame
+        found = frame["found"].to_numpy()
+        assert found.sum() >= 3
+        np.testing.assert_array_equal(frame["cf_class"].to_numpy()[found], targets[found, 0])
+        np.testing.assert_array_equal(result.cf[found][:, 2:], blobs.X[ROWS][found][:, 2:])
+        assert (frame.loc[found, "proto_class"].to_numpy() == targets[found, 0]).all()
+    again = run(blobs, tmp_path, configs={"C": CONFIGS["C"]}, seeds=(0,), row_args=args, batch_size=3)
+    assert again.computed_chunks == 0
+    other = dict(args, mutable=np.ones_like(mutable))
+    assert run(blobs, tmp_path, configs={"C": CONFIGS["C"]}, seeds=(0,), row_args=other).computed_chunks == 1
+    with pytest.raises(ValueError, match="row_args"):
+        run(blobs, tmp_path, configs={"C": CONFIGS["C"]}, seeds=(0,), row_args=dict(k=targets))
+    with pytest.raises(ValueError, match="row_args: mutable has 2 rows"):
+        run(blobs, tmp_path, configs={"C": CONFIGS["C"]}, seeds=(0,), row_args=dict(mutable=mutable[:2]))

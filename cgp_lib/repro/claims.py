@@ -53,6 +53,8 @@ __all__ = [
     "Claims",
     "paired_difference",
     "paired_below",
+    "proportion",
+    "rate_above",
 ]
 
 #: The verdicts, from the strongest to the weakest.
@@ -356,5 +358,41 @@ def paired_below(difference: dict) -> str:
     if difference["high"] < 0:
         return "reproduces"
     if difference["low"] > 0:
+        return "contradicted"
+    return "inconclusive"
+
+
+def proportion(successes, confidence: float = 0.95) -> dict:
+    """A rate with its Wilson score interval (a share of images recovered, misread, ...).
+
+    Parameters
+    ----------
+    successes : array-like of bool
+        One value per trial; NaN entries (trials that did not take place) are left out.
+
+    Returns
+    -------
+    dict
+        ``n`` trials, ``k`` successes, ``rate`` = k / n and its ``low``/``high`` bounds
+        (``scipy.stats.binomtest(...).proportion_ci(method="wilson")``); NaN without trials.
+    """
+    values = pd.Series(successes, dtype=float).dropna().to_numpy()
+    if np.any((values != 0) & (values != 1)):
+        raise ValueError("successes: expected booleans (or 0/1), got other values")
+    n, k = len(values), int(values.sum())
+    if n == 0:
+        return dict(n=0, k=0, rate=np.nan, low=np.nan, high=np.nan)
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return dict(n=n, k=k, rate=k / n, low=float(ci.low), high=float(ci.high))
+
+
+def rate_above(rate: dict, threshold: float) -> str:
+    """The verdict on "the rate exceeds ``threshold``" from :func:`proportion`: **reproduces** if
+    the whole interval lies above it, **contradicted** if below, else **inconclusive**."""
+    if rate["n"] == 0:
+        return "inconclusive"
+    if rate["low"] > threshold:
+        return "reproduces"
+    if rate["high"] < threshold:
         return "contradicted"
     return "inconclusive"

@@ -100,6 +100,8 @@ LOSSES = MNIST_LOSSES
 
 #: Arguments of a configuration that go to ``explain`` rather than to the constructor.
 EXPLAIN_KEYS = ("k", "k_type", "target_class")
+#: Per-row arguments of ``explain`` that :func:`run` accepts (``row_args``).
+ROW_ARGS = ("target_class", "mutable")
 #: Keys of a configuration that set the prototype strategy, not the explainer (k-means).
 STRATEGY_KEYS = ("n_clusters",)
 #: The prototype strategies of :func:`build_explainer` and :func:`run`.
@@ -352,19 +354,32 @@ def _explain_chunk(
     models: SeedModels,
     stop: str,
     batch_size: int | None = None,
+    row_args: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """Explain the rows under the stop rule; IM1/IM2 of the reported and of the first counterfactuals.
+
+    ``row_args`` are per-row arguments of ``explain`` (``target_class``, ``mutable``), sliced
+    with the rows.
 
     One at a time when ``batch_size`` is None: each row's times are the explainer's times to
     the reported and to the first counterfactual. Else ``batch_size`` rows in one call, and
     both times are the row's share of the batch's wall time (a throughput).
     """
+    row_args = row_args or {}
     if batch_size is None:
-        results = [explainer.explain(X[i : i + 1], stop=stop, **explain_kwargs) for i in range(len(X))]
+        results = [
+            explainer.explain(
+                X[i : i + 1], stop=stop, **explain_kwargs, **{k: v[i : i + 1] for k, v in row_args.items()}
+            )
+            for i in range(len(X))
+        ]
     else:
         results = []
         for start in range(0, len(X), batch_size):
-            result = explainer.explain(X[start : start + batch_size], stop=stop, **explain_kwargs)
+            part = slice(start, start + batch_size)
+            result = explainer.explain(
+                X[part], stop=stop, **explain_kwargs, **{k: v[part] for k, v in row_args.items()}
+            )
             result.time_to_best_s = result.time_to_first_s = result.wall_time_s / len(result)
             results.append(result)
     cat = lambda name: np.concatenate([getattr(r, name) for r in results])  # noqa: E731
@@ -408,6 +423,7 @@ def run(
     desc: str = "explaining",
     batch_size: int | None = None,
     stop: str = "satisfactory",
+    row_args: Mapping[str, Any] | None = None,
 ) -> ExperimentResult:
     """Explain every row of ``X`` under every configuration and seed, one instance at a time.
 
@@ -436,6 +452,11 @@ def run(
         higher throughput); both times are then the batch's wall time
         divided by its rows, a throughput, not a latency. The batch size and
         :data:`BATCH_ENGINE` are part of the cache key.
+    row_args
+        Per-row arguments of ``explain``, the same for every configuration and seed, each an
+        array with one entry per row of X: ``target_class`` (N, m) (the classes each row may
+        reach) and ``mutable`` (the boolean mask of the features each row may change, X's
+        shape). They are sliced with the rows and are part of the cache key.
 
     IM1 and IM2 are those of the reported counterfactual, ``im1_first`` and ``im2_first``
     those of the first one (NaN where none was found).
@@ -454,6 +475,12 @@ def run(
     if not configs:
         raise ValueError("configs: expected at least one configuration {name: explainer arguments}")
     n = len(X)
+    row_args = {name: np.asarray(value) for name, value in (row_args or {}).items()}
+    for name, value in row_args.items():
+        if name not in ROW_ARGS:
+            raise ValueError(f"row_args: expected keys among {ROW_ARGS}, got {name!r}")
+        if len(value) != n:
+            raise ValueError(f"row_args: {name} has {len(value)} rows, X has {n}")
     ids = np.arange(n) if instance_ids is None else np.asarray(instance_ids)
     if ids.shape != (n,):
         raise ValueError(f"instance_ids: expected {n} ids, got shape {ids.shape}")
@@ -505,7 +532,10 @@ def run(
             base_key["engine"] = BATCH_ENGINE
         explainer = None
         for rows in blocks:
-            key = _hash(dict(base_key, X=cache.array_digest(X[rows]), ids=ids[rows].tolist()))
+            chunk_key = dict(base_key, X=cache.array_digest(X[rows]), ids=ids[rows].tolist())
+            if row_args:  # runs without them keep the keys they always had
+                chunk_key["row_args"] = {name: cache.array_digest(v[rows]) for name, v in sorted(row_args.items())}
+            key = _hash(chunk_key)
             path = directory / f"{key[:32]}.npz"
             stored = _load_chunk(path, len(rows)) if path.is_file() else None
             if stored is not None:
@@ -515,9 +545,16 @@ def run(
             else:
                 if explainer is None:
                     explainer = build_explainer(seed_models, config, shape, fit_data, prototypes, **common)
-                    explainer.explain(X[rows[:1]], stop=stop, **explain_kwargs)  # warm-up: tracing
+                    warm = {name: v[rows[:1]] for name, v in row_args.items()}
+                    explainer.explain(X[rows[:1]], stop=stop, **explain_kwargs, **warm)  # warm-up: tracing
                 columns, cf, cf_first = _explain_chunk(
-                    explainer, X[rows], explain_kwargs, seed_models, stop, batch_size
+                    explainer,
+                    X[rows],
+                    explain_kwargs,
+                    seed_models,
+                    stop,
+                    batch_size,
+                    {name: v[rows] for name, v in row_args.items()},
                 )
                 frame = pd.DataFrame(
                     dict(

@@ -26,6 +26,7 @@ EXPECTED = {
     "notebooks/_executed/adult.html": (6, 2),  # Figure 1(b) table, summaries; Figure 5, summary figure
     "notebooks/_executed/crosscheck_adult.html": (3, 0),
     "notebooks/_executed/kmeans_prototypes.html": (6, 4),  # strategies, paired, location; Figs.
+    "notebooks/_executed/saliency_recovery.html": (5, 5),  # deletion, recovery, claims; Figs.
 }  # embeddings, agreement, alibi self-check
 
 
