@@ -123,23 +123,23 @@ def deletion_curve(classifier, X: np.ndarray, labels: np.ndarray, sets: Mapping)
     masking a pixel already at the fill value changes nothing).
     """
     labels = np.asarray(labels)
-    base = float(np.mean(predict_classes(classifier, X) == labels))
-    rows = []
-    for method in dict.fromkeys(m for m, _ in sets):
-        rows.append(
-            dict(
-                method=method,
-                k=0,
-                accuracy=base,
-                misread=int(np.sum(predict_classes(classifier, X) != labels)),
-                changed=0.0,
-            )
+    unmasked = predict_classes(classifier, X)  # the k = 0 row of every method
+    rows = [
+        dict(
+            method=method,
+            k=0,
+            accuracy=float(np.mean(unmasked == labels)),
+            misread=int(np.sum(unmasked != labels)),
+            changed=0.0,
         )
+        for method in dict.fromkeys(m for m, _ in sets)
+    ]
     for (method, k), (masked, _) in sets.items():
         predicted = predict_classes(classifier, masked)
-        changed = np.abs(masked - X).reshape(len(X), -1) > 0
+        moved = np.abs(masked - X)
         if masked.ndim == 4:  # channels of one pixel count once
-            changed = (np.abs(masked - X).max(axis=-1) > 0).reshape(len(X), -1)
+            moved = moved.max(axis=-1)
+        changed = moved.reshape(len(X), -1) > 0
         rows.append(
             dict(
                 method=method,
