@@ -132,3 +132,30 @@ def test_recovery_returns_the_true_class_and_inpainting_moves_only_masked_pixels
     found = rows["found"].to_numpy()
     np.testing.assert_array_equal(blobs.model(images[found]).numpy().argmax(1), rows.loc[found, "cf_class"])
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_max_per_mask_explains_a_seeded_sample_of_each_masks_misread_images(blobs, class_one, tmp_path, monkeypatch):
+    monkeypatch.setenv("CGP_CACHE_DIR", str(tmp_path))
+    X, y, _, sets = class_one
+    chosen = {("gradient", 1): sets[("gradient", 1)]}
+    misread = np.flatnonzero(blobs.model(chosen[("gradient", 1)][0]).numpy().argmax(1) != y)
+    assert misread.size >= 3
+    configs = {"A": loss_kwargs("A")}
+    common = dict(feature_range=blobs.feature_range, max_iterations=20, c_steps=1)
+
+    def run(**kw):
+        return recovery.run(X, y, chosen, configs, seed_models(blobs), 0, blobs.X, common, batch_size=8, **kw)
+
+    full = run()
+    assert full.counts[["misread", "explained"]].values.tolist() == [[misread.size, misread.size]]
+    sample = run(max_per_mask=2, sample_seed=3)
+    again = run(max_per_mask=2, sample_seed=3)
+    assert sample.counts[["misread", "explained"]].values.tolist() == [[misread.size, 2]]
+    for config in ["A", *recovery.BASELINES]:  # the searches and the baselines use the same 2 images
+        chosen_ids = sample.frame.loc[sample.frame["config"] == config, "instance"].to_numpy()
+        assert len(chosen_ids) == 2 and set(chosen_ids) <= set(misread) and list(chosen_ids) == sorted(chosen_ids)
+    pd.testing.assert_frame_equal(sample.frame, again.frame)  # seeded: the same sample twice
+    assert run(max_per_mask=misread.size + 5).counts["explained"].item() == misread.size
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_per_mask"):
+            run(max_per_mask=bad)

@@ -55,6 +55,9 @@ class RecoveryResult:
 
     frame: pd.DataFrame
     x: np.ndarray
+    #: per (method, k): how many images the mask made the classifier misread (``misread``) and
+    #: how many of them were explained (``explained``; fewer under ``max_per_mask``)
+    counts: pd.DataFrame | None = None
 
     def images(self, method: str, k: int, config: str) -> tuple[pd.DataFrame, np.ndarray]:
         """The rows of one (method, k, config) and their images; none when that mask made the
@@ -237,6 +240,8 @@ def run(
     prototypes: str = "encoder",
     stop: str = "satisfactory",
     progress: bool = False,
+    max_per_mask: int | None = None,
+    sample_seed: int = 0,
 ) -> RecoveryResult:
     """Explain the images each mask makes the classifier misread, toward their true class.
 
@@ -259,6 +264,12 @@ def run(
         seed's classifier).
     inpaint
         Configurations also run with only the masked pixels mutable.
+    max_per_mask
+        Explain at most this many of each mask's misread images (None: all of them): a
+        uniform sample without replacement, drawn with ``numpy.random.default_rng(sample_seed)``
+        per (method, k) and kept in image order. The baselines use the same images.
+    sample_seed
+        Seed of that sample.
     instance_ids
         Labels of the images in the ``instance`` column (default 0..N-1).
 
@@ -271,8 +282,13 @@ def run(
         ``steps_to_best``, ``distance`` (EN(δ) from the masked image), ``im1`` (eq. 13 with
         the label as counterfactual class and the misread class as original), and the
         columns of :func:`ink_errors`; ``x``: the image of each row (the counterfactual, NaN
-        where none was found, or the baseline's image).
+        where none was found, or the baseline's image); ``counts``: per (method, k), the
+        images misread and explained.
     """
+    if max_per_mask is not None and (
+        isinstance(max_per_mask, bool) or not isinstance(max_per_mask, (int, np.integer)) or max_per_mask < 1
+    ):
+        raise ValueError(f"max_per_mask must be a positive integer or None, got {max_per_mask!r}")
     missing = [name for name in inpaint if name not in configs]
     if missing:
         raise ValueError(f"inpaint: {missing} are not among the configurations {list(configs)}")
@@ -282,14 +298,20 @@ def run(
     seed_models = models(seed)
     beta = float(dict(explainer_kwargs).get("beta", 0.1))
     # every misread image of every (method, k), stacked: one search per configuration
-    parts = []
+    parts, counts = [], []
     for (method, k), (masked, mask) in sets.items():
         misread_as = predict_classes(seed_models.classifier, masked)
         rows = np.flatnonzero(misread_as != labels)
+        misread = rows.size
+        if max_per_mask is not None and rows.size > max_per_mask:
+            rng = np.random.default_rng(sample_seed)
+            rows = np.sort(rng.choice(rows, size=int(max_per_mask), replace=False))
+        counts.append({"method": method, "k": k, "misread": misread, "explained": rows.size})
         parts.append((method, k, rows, masked[rows], mask[rows], misread_as[rows]))
+    counts = pd.DataFrame(counts, columns=["method", "k", "misread", "explained"])
     parts = [p for p in parts if p[2].size]
     if not parts:
-        return RecoveryResult(frame=pd.DataFrame(columns=COLUMNS), x=original[:0])
+        return RecoveryResult(frame=pd.DataFrame(columns=COLUMNS), x=original[:0], counts=counts)
     rows = np.concatenate([p[2] for p in parts])
     stacked = dict(
         method=np.concatenate([[p[0]] * len(p[2]) for p in parts]),
@@ -341,7 +363,7 @@ def run(
     base, base_x = _baseline_rows(seed_models, originals, masked, mask, stacked["label"], stacked["misread_as"], beta)
     frames.append(base.assign(**{name: np.tile(v, len(BASELINES)) for name, v in stacked.items()}))
     images.append(base_x)
-    return RecoveryResult(frame=pd.concat(frames, ignore_index=True)[COLUMNS], x=np.concatenate(images))
+    return RecoveryResult(frame=pd.concat(frames, ignore_index=True)[COLUMNS], x=np.concatenate(images), counts=counts)
 
 
 #: Columns of :func:`run`'s frame.
