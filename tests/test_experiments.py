@@ -365,3 +365,16 @@ def test_run_passes_per_row_targets_and_masks_and_keys_the_cache_on_them(first_r
         run(blobs, tmp_path, configs={"C": CONFIGS["C"]}, seeds=(0,), row_args=dict(k=targets))
     with pytest.raises(ValueError, match="row_args: mutable has 2 rows"):
         run(blobs, tmp_path, configs={"C": CONFIGS["C"]}, seeds=(0,), row_args=dict(mutable=mutable[:2]))
+
+
+def test_mnist_settings_are_table_1s():
+    common, losses = experiments.mnist_settings(1000, 10)
+    assert common == dict(
+        kappa=0.0, beta=0.1, feature_range=(-0.5, 0.5), learning_rate_init=1e-2, max_iterations=1000, c_steps=10
+    )
+    assert list(losses) == list("ABCDEF")
+    assert losses["A"] == dict(c_init=1.0, gamma=0.0, theta=0.0)
+    assert losses["B"] == dict(c_init=1.0, gamma=100.0, theta=0.0)
+    assert losses["D"] == dict(c_init=1.0, gamma=100.0, theta=100.0, k=5)
+    assert losses["E"] == dict(c_init=0.0, gamma=0.0, theta=200.0, k=5)
+    assert list(experiments.mnist_settings(5, 1, names="CE")[1]) == ["C", "E"]

@@ -49,7 +49,7 @@ import pandas as pd
 from .. import metrics
 from ..explainer import CounterfactualProto
 from ..prototypes import KMeansPrototypes
-from . import cache
+from . import cache, paper
 
 __all__ = [
     "LOSSES",
@@ -59,6 +59,7 @@ __all__ = [
     "CACHE_VERSION",
     "BATCH_ENGINE",
     "loss_kwargs",
+    "mnist_settings",
     "SeedModels",
     "build_explainer",
     "ExperimentResult",
@@ -172,6 +173,48 @@ def loss_kwargs(
         gamma=float(gamma) if terms["ae"] else 0.0,
         theta=float(theta) if terms["proto"] else 0.0,
     )
+
+
+def mnist_settings(
+    max_iterations: int, c_steps: int, names: str | Sequence[str] = "ABCDEF", learning_rate_init: float = 1e-2
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """The MNIST searches of Table 1: the explainer settings and the losses of eq. 15.
+
+    From :data:`cgp_lib.repro.paper.MNIST` (appendix B, section 4.2): κ = 0, β = 0.1, the
+    feature range [-0.5, 0.5], a learning rate of 0.01 decayed over each c step; per loss
+    c = 1 to start with (0 without L_pred), γ = 100, θ = 200 for C and E and 100 for D and F,
+    and K = 5 encodings for the losses with L_proto.
+
+    Parameters
+    ----------
+    max_iterations, c_steps
+        FISTA steps per c step, and c steps.
+    names
+        The losses, letters of :data:`MNIST_LOSSES`.
+    learning_rate_init
+        The initial learning rate.
+
+    Returns
+    -------
+    common : dict
+        Keyword arguments of ``CounterfactualProto`` shared by every loss.
+    losses : dict
+        ``{name: configuration}`` for :func:`run`.
+    """
+    settings = paper.MNIST
+    common = dict(
+        kappa=settings["kappa"],
+        beta=settings["beta"],
+        feature_range=settings["feature_range"],
+        learning_rate_init=learning_rate_init,
+        max_iterations=max_iterations,
+        c_steps=c_steps,
+    )
+    losses = {}
+    for name in names:
+        kw = loss_kwargs(name, gamma=settings["gamma"], theta=settings["theta"].get(name, 0.0), c=settings["c_init"])
+        losses[name] = dict(kw, k=settings["k"]) if kw["theta"] > 0 else kw
+    return common, losses
 
 
 @dataclass
