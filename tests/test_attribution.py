@@ -69,6 +69,34 @@ def test_smoothgrad_is_repeatable_with_its_seed_and_leaves_numpy_alone():
     assert not np.array_equal(a, attribution.saliency(model, X, "smoothgrad", nsamples=8, seed=5))
 
 
+def test_smoothgrad_of_one_image_is_the_packages_own_and_groups_keep_rows_apart():
+    import saliency.core as saliency_core
+
+    model = small_model()
+    score = attribution.class_scores(model)
+    target = int(np.asarray(model(X[:1])).argmax())
+
+    def call_model(x_batch, call_model_args=None, expected_keys=None):
+        x = tf.constant(np.asarray(x_batch, np.float32))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            picked = score(x)[:, call_model_args["target"]]
+        return {saliency_core.INPUT_OUTPUT_GRADIENTS: tape.gradient(picked, x).numpy()}
+
+    np.random.seed(4)  # noqa: NPY002 (the package's own generator)
+    own = saliency_core.GradientSaliency().GetSmoothedMask(X[0], call_model, dict(target=target), nsamples=8)
+    ours = attribution.saliency(model, X[:1], "smoothgrad", nsamples=8, seed=4)
+    np.testing.assert_allclose(ours[0], own, rtol=1e-5, atol=1e-7)
+    # Rows of the same range share one call: without noise every row is its own squared gradient
+    # for its own target (targets differ per row here).
+    same_range = np.clip(X, -1.0, 1.0)
+    same_range[:, 0], same_range[:, 1] = -1.0, 1.0
+    targets = np.arange(len(X)) % 3
+    squared = attribution.saliency(model, same_range, "gradient", target=targets) ** 2
+    smooth = attribution.saliency(model, same_range, "smoothgrad", target=targets, stdev_spread=0.0)
+    np.testing.assert_allclose(smooth, squared, rtol=1e-5, atol=1e-8)
+
+
 def test_mask_top_k_replaces_the_largest_magnitudes_ties_by_index():
     images = np.arange(2 * 3 * 3 * 2, dtype=np.float32).reshape(2, 3, 3, 2)
     attr = np.zeros_like(images)
