@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml requirements.lock
 test: $(STAMP) chromium
 	rm -rf notebooks/_prepared notebooks/_executed
 	$(PY) notebooks/execute.py --profile quick --prepare-only --out notebooks/_prepared
-	CGP_NBVAL_SAVE_DIR=notebooks/_executed CGP_PROFILE=quick CGP_CLAIMS_DIR=$(abspath notebooks/_executed/claims) \
+	env -u CGP_ALIBI_CACHE_DIR CGP_NBVAL_SAVE_DIR=notebooks/_executed CGP_PROFILE=quick CGP_CLAIMS_DIR=$(abspath notebooks/_executed/claims) \
 		$(PY) -m pytest -q tests notebooks/_prepared --ignore=tests/book \
 		--nbval-lax --nbval-current-env --durations=40
 	$(MAKE) book-build

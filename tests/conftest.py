@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("CGP_DATA_DIR", str((REPO / ".." / "shared" / "data").resolve()))
 os.environ.setdefault("CGP_CACHE_DIR", str(REPO / ".cache"))  # as the Makefile does
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.pop("CGP_ALIBI_CACHE_DIR", None)  # the tests run alibi; a test opts into the cache itself
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

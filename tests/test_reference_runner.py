@@ -265,3 +265,41 @@ def test_kept_worker_serves_calls_in_one_process(blobs_and_model):
         _check_result(res, x, model, 3, -4.0, 4.0)
         for name in ("found", "orig_class", "cf_class", "proto_class"):
             np.testing.assert_array_equal(getattr(res, name), getattr(fresh, name))
+
+
+def test_cache_reads_back_the_same_result_and_misses_on_any_changed_input(blobs_and_model, tmp_path, monkeypatch):
+    """cache_dir= / $CGP_ALIBI_CACHE_DIR: a repeated call reads the stored outputs without running
+    alibi; changed weights or arguments are new entries."""
+    from cgp_lib.reference import runner as alibi_reference
+
+    X, _, model = blobs_and_model
+    x = X[[0, N_PER_CLASS]]
+    init = dict(use_kdtree=True, theta=10.0, beta=0.01, c_init=1.0, c_steps=1, max_iterations=50)
+    kwargs = dict(predict_model=model, fit_data=X, init_kwargs=init, timeout=300)
+    monkeypatch.delenv(alibi_reference.CACHE_DIR_ENV, raising=False)
+    first = run_alibi_cfproto(x, cache_dir=tmp_path, **kwargs)
+    assert not first.cached and len(list(tmp_path.iterdir())) == 1
+
+    def no_worker(*args, **kw):
+        raise AssertionError("the worker ran although the result was cached")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(alibi_reference, "_run_worker", no_worker)
+        patch.setenv(alibi_reference.CACHE_DIR_ENV, str(tmp_path))
+        again = run_alibi_cfproto(x, **kwargs)  # the folder from the environment variable
+    assert again.cached
+    for name in ("found", "cf", "cf_class", "proto_class", "time_s"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(first, name))
+    assert again.setup_time_s == first.setup_time_s
+
+    other_model = tf.keras.models.clone_model(model)
+    other_model.set_weights([w + 1e-3 for w in model.get_weights()])
+    changed = [
+        run_alibi_cfproto(x, cache_dir=tmp_path, **{**kwargs, "predict_model": other_model}),
+        run_alibi_cfproto(x, cache_dir=tmp_path, **{**kwargs, "init_kwargs": {**init, "theta": 5.0}}),
+        run_alibi_cfproto(X[[0, 2 * N_PER_CLASS]], cache_dir=tmp_path, **kwargs),
+    ]
+    assert not any(res.cached for res in changed)
+    assert len(list(tmp_path.iterdir())) == 4
+    # without a folder (argument or variable) nothing is cached
+    assert not run_alibi_cfproto(x, **kwargs).cached

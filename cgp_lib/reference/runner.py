@@ -59,6 +59,17 @@ What is timed
 * ``AlibiResult.setup_time_s``: constructing the explainer (building the TF1 graph) plus ``fit``,
   once.  Interpreter start-up, TF import and model loading are not included anywhere.
 
+Cached results (opt in)
+-----------------------
+alibi's search at the paper's scale takes hours, and a cross-check that stops half-way would
+start again from zero. With ``cache_dir=`` (or the environment variable ``CGP_ALIBI_CACHE_DIR``)
+each call's outputs are stored under a sha256 of everything the worker receives: the arrays,
+the keyword arguments, every model's architecture (JSON) and weights, and the installed alibi
+and TensorFlow versions. A call with the same inputs reads them back instead of running alibi;
+its result says so (``AlibiResult.cached``), and its ``time_s`` are those measured when the
+entry was written, so timings from cached results are not measurements of this run (the
+benchmarks never use the cache). Off by default.
+
 alibi logs "No counterfactual found!" for every unsuccessful row; the worker silences alibi's
 logging and warnings, and the count of such messages is returned as ``n_not_found_logged``.
 """
@@ -66,9 +77,11 @@ logging and warnings, and the count of such messages is returned as ``n_not_foun
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,7 +94,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["AlibiResult", "run_alibi_cfproto", "keep_worker"]
+__all__ = ["AlibiResult", "run_alibi_cfproto", "keep_worker", "CACHE_DIR_ENV"]
 
 #: Keyword arguments of ``CounterfactualProto.__init__`` that this module sets itself.
 _RESERVED_INIT = frozenset({"predict", "shape", "ae_model", "enc_model", "sess"})
@@ -90,6 +103,10 @@ _RESERVED_EXPLAIN = frozenset({"X", "Y"})
 _STDERR_TAIL = 4000
 #: Prefix of the status line a serving worker writes after each job.
 _STATUS = "@@cgp_alibi_worker"
+#: Environment variable naming the folder of cached alibi results (unset: no cache).
+CACHE_DIR_ENV = "CGP_ALIBI_CACHE_DIR"
+#: Bump when the worker's outputs change meaning: older entries then stop matching.
+_CACHE_FORMAT = "cgp-alibi-cache-1"
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,9 @@ class AlibiResult:
     fitted_feature_range : tuple or None
         With ``cat_vars``: alibi's ``feature_range`` attribute after ``fit`` (updated with
         ``update_feature_range=True``; alibi's search itself clips to the constructor's range).
+    cached : bool
+        True when the result was read from the cache (see the module's "Cached results"):
+        ``time_s`` and ``setup_time_s`` are then those of the run that wrote the entry.
     """
 
     found: np.ndarray
@@ -145,6 +165,7 @@ class AlibiResult:
     n_not_found_logged: int = 0
     d_abs: Optional[dict] = None
     fitted_feature_range: Optional[tuple] = None
+    cached: bool = False
 
     def __len__(self) -> int:
         return int(self.found.shape[0])
@@ -198,6 +219,7 @@ def run_alibi_cfproto(
     explain_kwargs: Optional[Mapping[str, Any]] = None,
     Y: Optional[np.ndarray] = None,
     timeout: Optional[float] = None,
+    cache_dir: Optional[os.PathLike] = None,
 ) -> AlibiResult:
     """Explain each row of ``X`` with alibi's ``CounterfactualProto`` in a graph-mode subprocess.
 
@@ -239,6 +261,9 @@ def run_alibi_cfproto(
         its own prediction on ``X`` and ``orig_proba`` is NaN).
     timeout
         Seconds before the worker is killed (``subprocess.TimeoutExpired`` is raised).
+    cache_dir
+        Folder of cached results (see the module's "Cached results"); None: the folder named by
+        ``$CGP_ALIBI_CACHE_DIR``, or no cache when that is unset or empty.
 
     Returns
     -------
@@ -319,21 +344,22 @@ def run_alibi_cfproto(
         np.savez(tmpdir / "inputs.npz", **arrays)
         (tmpdir / "inputs.json").write_text(json.dumps(spec))
 
-        if _keep:
-            _kept_worker().run(tmpdir, timeout)
+        if cache_dir is None:
+            cache_dir = os.environ.get(CACHE_DIR_ENV) or None
+        entry = None
+        if cache_dir is not None:
+            models = {"predict": predict_model, "ae": ae_model, "enc": enc_model}
+            entry = Path(cache_dir).expanduser() / _cache_key(arrays, spec, models)
+        cached = entry is not None and (entry / "outputs.json").is_file()
+        if cached:
+            out_dir = entry
         else:
-            proc = subprocess.run(
-                [sys.executable, "-m", "cgp_lib.reference._worker", str(tmpdir)],
-                capture_output=True,
-                text=True,
-                env=_child_env(),
-                timeout=timeout,
-            )
-            if proc.returncode != 0:
-                tail = proc.stderr[-_STDERR_TAIL:]
-                raise RuntimeError(f"alibi worker failed with exit code {proc.returncode}; stderr tail:\n{tail}")
-        meta = json.loads((tmpdir / "outputs.json").read_text())
-        with np.load(tmpdir / "outputs.npz") as out:
+            _run_worker(tmpdir, timeout)
+            out_dir = tmpdir
+            if entry is not None:
+                _store(tmpdir, entry)
+        meta = json.loads((out_dir / "outputs.json").read_text())
+        with np.load(out_dir / "outputs.npz") as out:
             arrs = {k: out[k] for k in out.files}
 
     d_abs = {int(k[len("d_abs_") :]): v for k, v in arrs.items() if k.startswith("d_abs_")} or None
@@ -353,7 +379,71 @@ def run_alibi_cfproto(
         alibi_version=str(meta["alibi_version"]),
         tf_version=str(meta["tf_version"]),
         n_not_found_logged=int(meta["n_not_found_logged"]),
+        cached=cached,
     )
+
+
+def _run_worker(job: Path, timeout: Optional[float]) -> None:
+    """Run the job directory ``job`` in the kept worker or in a new process."""
+    if _keep:
+        _kept_worker().run(job, timeout)
+        return
+    proc = subprocess.run(
+        [sys.executable, "-m", "cgp_lib.reference._worker", str(job)],
+        capture_output=True,
+        text=True,
+        env=_child_env(),
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        tail = proc.stderr[-_STDERR_TAIL:]
+        raise RuntimeError(f"alibi worker failed with exit code {proc.returncode}; stderr tail:\n{tail}")
+
+
+def _package_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _cache_key(arrays: Mapping[str, np.ndarray], spec: Mapping[str, Any], models: Mapping[str, Any]) -> str:
+    """sha256 of everything a worker job depends on (see the module's "Cached results")."""
+    digest = hashlib.sha256()
+
+    def add(text: str) -> None:
+        digest.update(text.encode())
+        digest.update(b"\0")
+
+    add(_CACHE_FORMAT)
+    add(f"alibi {_package_version('alibi')} tensorflow {_package_version('tensorflow')}")
+    add(json.dumps(spec, sort_keys=True))
+    for key in sorted(arrays):
+        array = np.ascontiguousarray(arrays[key])
+        add(f"{key} {array.dtype.str} {array.shape}")
+        digest.update(array.tobytes())
+    for name in sorted(models):
+        model = models[name]
+        if model is None:
+            continue
+        add(f"{name} {model.to_json()}")
+        for weight in model.get_weights():
+            weight = np.ascontiguousarray(weight)
+            add(f"{weight.dtype.str} {weight.shape}")
+            digest.update(weight.tobytes())
+    return digest.hexdigest()
+
+
+def _store(job: Path, entry: Path) -> None:
+    """Copy a finished job's outputs to the cache entry ``entry``; outputs.json is renamed into
+    place last, so an interrupted copy is not an entry."""
+    entry.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(job / "outputs.npz", entry / "outputs.npz")
+    partial = entry / f"outputs.json.{os.getpid()}.tmp"
+    shutil.copyfile(job / "outputs.json", partial)
+    os.replace(partial, entry / "outputs.json")
 
 
 class _ServingWorker:
