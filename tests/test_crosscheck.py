@@ -114,3 +114,18 @@ def test_compare_rejects_mismatched_lengths(breast_cancer):
     )
     with pytest.raises(ValueError, match="ours, ref"):
         compare(ours, ours, x_test[:3], 0.1)
+
+
+def test_cross_check_reports_whether_alibi_came_from_the_cache(blobs, tmp_path, monkeypatch):
+    from cgp_lib.reference import runner
+    from cgp_lib.reference.crosscheck import cross_check
+
+    init = dict(beta=0.1, kappa=0.0, feature_range=blobs.feature_range, max_iterations=30, c_init=1.0, c_steps=1)
+    init.update(theta=5.0, use_kdtree=True)
+    monkeypatch.setenv(runner.CACHE_DIR_ENV, str(tmp_path))
+    X = blobs.X_explain[:2]
+    first = cross_check(blobs.model, X, blobs.X, init, dict(k=1), alibi_warmup_steps=30)
+    again = cross_check(blobs.model, X, blobs.X, init, dict(k=1), alibi_warmup_steps=30)
+    assert not first.alibi_cached and again.alibi_cached
+    np.testing.assert_array_equal(again.ref.cf, first.ref.cf)
+    np.testing.assert_array_equal(again.per_instance.time_alibi_s, first.per_instance.time_alibi_s)

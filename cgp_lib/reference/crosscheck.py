@@ -257,6 +257,9 @@ class CheckedCase:
         ``(steps, n)``: ``max_i |x_k(x0) - x_k(x0 + u)|`` over the first c step.
     warm_batch_s
         cgp_lib's batch time per instance once traced (the ``x0 + u`` batch).
+    alibi_cached
+        Whether alibi's answers (and times) were read from the alibi cache
+        (:mod:`cgp_lib.reference.runner`, "Cached results") instead of being run.
     """
 
     per_instance: pd.DataFrame
@@ -268,6 +271,7 @@ class CheckedCase:
     alibi_first_call: float
     divergence: np.ndarray
     warm_batch_s: float
+    alibi_cached: bool = False
 
 
 def cross_check(
@@ -340,6 +344,7 @@ def cross_check(
         float(first_call),
         divergence,
         float(noisy.wall_time_s[0]) / n,
+        bool(case.ref.cached),
     )
 
 
