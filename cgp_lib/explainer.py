@@ -42,6 +42,7 @@ import numbers
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -598,6 +599,26 @@ class CounterfactualProto:
             self.prototypes.fit(Xs, labels, self.n_classes)
         self.fitted = True
         return self
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, path) -> "Path":
+        """Write the settings and the fitted state (prototypes, k-d trees or centroids, the numbers
+        of the categories, the feature range) to the folder ``path``, as JSON and ``.npz``, not the
+        models; see :mod:`cgp_lib.persistence` for the format and why."""
+        from .persistence import save_explainer
+
+        return save_explainer(self, path)
+
+    @classmethod
+    def load(cls, path, predict, ae_model=None, enc_model=None) -> "CounterfactualProto":
+        """An explainer written by :meth:`save`, with the models passed again (the same ones: a
+        loaded explainer gives bitwise the results of the saved one). Raises ValueError for
+        another format version or models whose shapes or class count do not match; see
+        :func:`cgp_lib.persistence.load_explainer`."""
+        from .persistence import load_explainer
+
+        return load_explainer(path, predict, ae_model=ae_model, enc_model=enc_model, cls=cls)
 
     # ------------------------------------------------------------------ the objective
     def _smooth_terms(self, y, proto, with_ae: bool, with_proto: bool):
