@@ -13,7 +13,7 @@ export CGP_DATA_DIR ?= $(abspath ../shared/data)
 export CGP_CACHE_DIR ?= $(abspath .cache)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: venv test lint book book-build bench clean chromium
+.PHONY: venv test lint book book-build bench clean chromium wheel-smoke
 
 venv: $(STAMP)
 
@@ -28,13 +28,18 @@ $(STAMP): pyproject.toml requirements.lock
 # the parameters into fresh copies in notebooks/_prepared). nbval's execution is kept
 # (notebooks/conftest.py writes it to notebooks/_executed), and the book is built from it: each
 # notebook runs once.
-test: $(STAMP) chromium
+test: $(STAMP) chromium wheel-smoke
 	rm -rf notebooks/_prepared notebooks/_executed
 	$(PY) notebooks/execute.py --profile quick --prepare-only --out notebooks/_prepared
 	env -u CGP_ALIBI_CACHE_DIR CGP_NBVAL_SAVE_DIR=notebooks/_executed CGP_PROFILE=quick CGP_CLAIMS_DIR=$(abspath notebooks/_executed/claims) \
 		$(PY) -m pytest -q tests notebooks/_prepared --ignore=tests/book \
 		--nbval-lax --nbval-current-env --durations=40
 	$(MAKE) book-build
+
+# Build the wheel and the sdist, install the wheel into a fresh virtual environment that sees its
+# runtime dependencies only (linked from .venv: offline), and explain a few rows there.
+wheel-smoke: $(STAMP)
+	$(PY) tests/wheel/smoke.py
 
 # ruff (configured in pyproject.toml): lint and formatting of the library, tests and scripts.
 lint: $(STAMP)

@@ -134,7 +134,13 @@ def saliency(
     if method == "gradient":
         return _gradients(score_fn, X, target, batch_size)
 
-    import saliency.core as saliency_core
+    try:
+        import saliency.core as saliency_core
+    except ImportError as err:
+        raise ImportError(
+            f"method={method!r} needs the saliency package: pip install 'cgp_lib[attribution]' "
+            "(method='gradient' does not)"
+        ) from err
 
     def call_model(x_batch, call_model_args=None, expected_keys=None):
         rows = np.full(len(x_batch), call_model_args["target"])
