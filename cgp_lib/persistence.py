@@ -66,78 +66,76 @@ def _embedding_shape_of(model, instance_shape) -> tuple:
 # ---------------------------------------------------------------------------- prototypes
 
 
-def _prototypes_state(strategy, arrays: dict) -> dict:
-    """JSON description of a fitted strategy; its arrays go into ``arrays`` (prefix ``proto_``)."""
-    common = {"n_classes": int(strategy.n_classes)}
-    arrays["proto_class_sizes"] = np.asarray(strategy.class_sizes)
-    if isinstance(strategy, EncoderPrototypes):
-        for c, enc in enumerate(strategy.class_encodings):
-            arrays[f"proto_encodings_{c}"] = enc
-        arrays["proto_class_means"] = strategy.class_means
-        return {
-            "kind": "encoder",
-            **common,
-            "batch_size": int(strategy.batch_size),
-            "embedding_shape": list(strategy.embedding_shape),
-        }
-    if isinstance(strategy, KDTreePrototypes):
-        for c, points in enumerate(strategy.class_instances):
-            arrays[f"proto_instances_{c}"] = points
-        return {
-            "kind": "kdtree",
-            **common,
-            "leaf_size": int(strategy.leaf_size),
-            "instance_shape": list(strategy.instance_shape),
-        }
-    if isinstance(strategy, KMeansPrototypes):
-        for c, centroids in enumerate(strategy.centroids_):
-            arrays[f"proto_centroids_{c}"] = centroids
-        return {
-            "kind": "kmeans",
-            **common,
-            "n_clusters": strategy.n_clusters,
-            "random_state": strategy.random_state,
-            "n_init": strategy.n_init,
-            "batch_size": int(strategy.batch_size),
-            "n_threads": strategy.n_threads,
-            "uses_encoder": strategy.enc_model is not None,
-            "embedding_shape": list(strategy.embedding_shape),
-            "fit_seconds": float(strategy.fit_seconds_),
-        }
+_KINDS = ((EncoderPrototypes, "encoder"), (KDTreePrototypes, "kdtree"), (KMeansPrototypes, "kmeans"))
+
+
+def _kind(strategy) -> str:
+    for cls, kind in _KINDS:
+        if isinstance(strategy, cls):
+            return kind
     raise TypeError(
         f"prototypes: a {type(strategy).__name__} cannot be saved; save_explainer knows "
         "EncoderPrototypes, KDTreePrototypes and KMeansPrototypes"
     )
 
 
-def _check_encoder(enc_model, state: dict, instance_shape) -> None:
-    if enc_model is None:
-        raise ValueError(
-            f"enc_model: the saved explainer's {state['kind']} prototypes live in an encoder's latent space; pass it"
-        )
-    got, saved = _embedding_shape_of(enc_model, instance_shape), tuple(state["embedding_shape"])
-    if got != saved:
-        raise ValueError(f"enc_model: its latent shape is {got}, the saved prototypes have shape {saved}")
+def _settings(strategy) -> dict:
+    """The strategy's kind and constructor settings (JSON), fitted or not."""
+    kind = _kind(strategy)
+    if kind == "encoder":
+        return {"kind": kind, "batch_size": int(strategy.batch_size)}
+    if kind == "kdtree":
+        return {"kind": kind, "leaf_size": int(strategy.leaf_size)}
+    return {
+        "kind": kind,
+        "n_clusters": strategy.n_clusters,
+        "random_state": strategy.random_state,
+        "n_init": strategy.n_init,
+        "batch_size": int(strategy.batch_size),
+        "n_threads": strategy.n_threads,
+        "uses_encoder": strategy.enc_model is not None,
+    }
+
+
+def _uses_encoder(state: dict) -> bool:
+    return state["kind"] == "encoder" or (state["kind"] == "kmeans" and state["uses_encoder"])
+
+
+def _prototypes_state(strategy, arrays: dict) -> dict:
+    """JSON description of a strategy; a fitted one's arrays go into ``arrays`` (prefix ``proto_``)."""
+    state = _settings(strategy)
+    if not getattr(strategy, "n_classes", None):  # not fitted
+        return {**state, "unfitted": True}
+    state["n_classes"] = int(strategy.n_classes)
+    arrays["proto_class_sizes"] = np.asarray(strategy.class_sizes)
+    if state["kind"] == "encoder":
+        per_class, name = strategy.class_encodings, "encodings"
+        arrays["proto_class_means"] = strategy.class_means
+        state["embedding_shape"] = list(strategy.embedding_shape)
+    elif state["kind"] == "kdtree":
+        per_class, name = strategy.class_instances, "instances"
+        state["instance_shape"] = list(strategy.instance_shape)
+    else:
+        per_class, name = strategy.centroids_, "centroids"
+        state["embedding_shape"] = list(strategy.embedding_shape)
+        state["fit_seconds"] = float(strategy.fit_seconds_)
+    for c, values in enumerate(per_class):
+        arrays[f"proto_{name}_{c}"] = values
+    return state
 
 
 def _prototypes_from_state(state: dict, arrays, enc_model, instance_shape):
-    """The strategy described by ``state``, fitted, with ``enc_model`` where it needs one."""
-    n_classes = int(state["n_classes"])
+    """The strategy described by ``state`` (fitted when it was), with ``enc_model`` where it needs one."""
     kind = state["kind"]
+    if _uses_encoder(state) and enc_model is None:
+        raise ValueError(
+            f"enc_model: the saved explainer's {kind} prototypes live in an encoder's latent space; pass it"
+        )
     if kind == "encoder":
-        _check_encoder(enc_model, state, instance_shape)
         strategy = EncoderPrototypes(enc_model, batch_size=state["batch_size"])
-        strategy.embedding_shape = tuple(state["embedding_shape"])
-        strategy.class_encodings = [arrays[f"proto_encodings_{c}"] for c in range(n_classes)]
-        strategy.class_means = arrays["proto_class_means"]
     elif kind == "kdtree":
         strategy = KDTreePrototypes(leaf_size=state["leaf_size"])
-        strategy.instance_shape = tuple(state["instance_shape"])
-        strategy.class_instances = [arrays[f"proto_instances_{c}"] for c in range(n_classes)]
-        strategy.trees = [KDTree(points, leaf_size=strategy.leaf_size) for points in strategy.class_instances]
     elif kind == "kmeans":
-        if state["uses_encoder"]:
-            _check_encoder(enc_model, state, instance_shape)
         strategy = KMeansPrototypes(
             n_clusters=state["n_clusters"],
             enc_model=enc_model if state["uses_encoder"] else None,
@@ -146,11 +144,27 @@ def _prototypes_from_state(state: dict, arrays, enc_model, instance_shape):
             batch_size=state["batch_size"],
             n_threads=state["n_threads"],
         )
+    else:
+        raise ValueError(f"path: unknown prototype strategy {kind!r} in the saved file")
+    if state.get("unfitted"):
+        return strategy
+    if _uses_encoder(state):
+        got, saved = _embedding_shape_of(enc_model, instance_shape), tuple(state["embedding_shape"])
+        if got != saved:
+            raise ValueError(f"enc_model: its latent shape is {got}, the saved prototypes have shape {saved}")
+    n_classes = int(state["n_classes"])
+    if kind == "encoder":
+        strategy.embedding_shape = tuple(state["embedding_shape"])
+        strategy.class_encodings = [arrays[f"proto_encodings_{c}"] for c in range(n_classes)]
+        strategy.class_means = arrays["proto_class_means"]
+    elif kind == "kdtree":
+        strategy.instance_shape = tuple(state["instance_shape"])
+        strategy.class_instances = [arrays[f"proto_instances_{c}"] for c in range(n_classes)]
+        strategy.trees = [KDTree(points, leaf_size=strategy.leaf_size) for points in strategy.class_instances]
+    else:
         strategy.embedding_shape = tuple(state["embedding_shape"])
         strategy.centroids_ = [arrays[f"proto_centroids_{c}"] for c in range(n_classes)]
         strategy.fit_seconds_ = state["fit_seconds"]
-    else:
-        raise ValueError(f"path: unknown prototype strategy {kind!r} in the saved file")
     strategy.n_classes = n_classes
     strategy.class_sizes = arrays["proto_class_sizes"]
     return strategy
@@ -215,11 +229,7 @@ def save_explainer(explainer, path: str | os.PathLike) -> Path:
         categorical = {"columns": sorted(int(c) for c in e.catmap.embedding)}
         for c, values in e.catmap.embedding.items():
             arrays[f"category_{int(c)}"] = np.asarray(values)
-    prototypes = None
-    if e.prototypes is not None and e.fitted:
-        prototypes = _prototypes_state(e.prototypes, arrays)
-    elif e.prototypes is not None:
-        prototypes = {"kind": _kind(e.prototypes), "unfitted": True, **_unfitted_settings(e.prototypes)}
+    prototypes = None if e.prototypes is None else _prototypes_state(e.prototypes, arrays)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -235,31 +245,6 @@ def save_explainer(explainer, path: str | os.PathLike) -> Path:
     np.savez(folder / _ARRAYS, **arrays)
     (folder / _META).write_text(json.dumps(meta, indent=1) + "\n")
     return folder
-
-
-def _kind(strategy) -> str:
-    for cls, kind in ((EncoderPrototypes, "encoder"), (KDTreePrototypes, "kdtree"), (KMeansPrototypes, "kmeans")):
-        if isinstance(strategy, cls):
-            return kind
-    raise TypeError(
-        f"prototypes: a {type(strategy).__name__} cannot be saved; save_explainer knows "
-        "EncoderPrototypes, KDTreePrototypes and KMeansPrototypes"
-    )
-
-
-def _unfitted_settings(strategy) -> dict:
-    if isinstance(strategy, EncoderPrototypes):
-        return {"batch_size": int(strategy.batch_size)}
-    if isinstance(strategy, KDTreePrototypes):
-        return {"leaf_size": int(strategy.leaf_size)}
-    return {
-        "n_clusters": strategy.n_clusters,
-        "random_state": strategy.random_state,
-        "n_init": strategy.n_init,
-        "batch_size": int(strategy.batch_size),
-        "n_threads": strategy.n_threads,
-        "uses_encoder": strategy.enc_model is not None,
-    }
 
 
 def _read(path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -325,30 +310,10 @@ def load_explainer(path: str | os.PathLike, predict, ae_model=None, enc_model=No
         if s["gamma"] == 0:
             raise ValueError("ae_model: the saved explainer has gamma=0 and uses no autoencoder; pass ae_model=None")
     proto_state = meta["prototypes"]
-    needs_encoder = proto_state is not None and (
-        proto_state["kind"] == "encoder" or (proto_state["kind"] == "kmeans" and proto_state["uses_encoder"])
-    )
-    if enc_model is not None and not needs_encoder:
+    if enc_model is not None and (proto_state is None or not _uses_encoder(proto_state)):
         raise ValueError("enc_model: the saved explainer's prototypes use no encoder; pass enc_model=None")
     prototypes = None
-    if proto_state is not None and proto_state.get("unfitted"):
-        if proto_state["kind"] == "encoder":
-            _check_encoder_present(enc_model)
-            prototypes = EncoderPrototypes(enc_model, batch_size=proto_state["batch_size"])
-        elif proto_state["kind"] == "kdtree":
-            prototypes = KDTreePrototypes(leaf_size=proto_state["leaf_size"])
-        else:
-            if proto_state["uses_encoder"]:
-                _check_encoder_present(enc_model)
-            prototypes = KMeansPrototypes(
-                n_clusters=proto_state["n_clusters"],
-                enc_model=enc_model if proto_state["uses_encoder"] else None,
-                random_state=proto_state["random_state"],
-                n_init=proto_state["n_init"],
-                batch_size=proto_state["batch_size"],
-                n_threads=proto_state["n_threads"],
-            )
-    elif proto_state is not None:
+    if proto_state is not None:
         prototypes = _prototypes_from_state(proto_state, arrays, enc_model, instance_shape)
     cat_vars = None if s["cat_vars"] is None else {int(k): int(v) for k, v in s["cat_vars"]}
     explainer = cls(
@@ -390,8 +355,3 @@ def load_explainer(path: str | os.PathLike, predict, ae_model=None, enc_model=No
         explainer._compile()
     explainer.fitted = bool(meta["fitted"])
     return explainer
-
-
-def _check_encoder_present(enc_model) -> None:
-    if enc_model is None:
-        raise ValueError("enc_model: the saved explainer's prototypes live in an encoder's latent space; pass it")

@@ -72,3 +72,30 @@ def blobs() -> Blobs:
     accuracy = float(np.mean(model(X).numpy().argmax(axis=1) == y))
     assert accuracy > 0.95, f"blob classifier under-trained: accuracy {accuracy}"
     return Blobs(X, y, model)
+
+
+@pytest.fixture(scope="session")
+def one_hot_toy():
+    """(X one-hot, cat_vars, model, y): class 1 when colour is 2 or the number is large; the network
+    sees one-hot colours (columns 0-2), a number (3) and a one-hot size (4-5)."""
+    from cgp_lib.categorical import ord_to_ohe
+
+    rng = np.random.default_rng(0)
+    n = 600
+    colour = rng.integers(0, 3, n)
+    size = rng.integers(0, 2, n)
+    number = rng.uniform(-1, 1, n)
+    y = ((colour == 2) | (number > 0.6)).astype(int)
+    X_ord = np.stack([colour, number, size], axis=1).astype(np.float32)
+    X_ohe, cat_vars_ohe = ord_to_ohe(X_ord, {0: 3, 2: 2})
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((6,)),
+            tf.keras.layers.Dense(16, activation="relu"),
+            tf.keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "categorical_crossentropy")
+    model.fit(X_ohe, tf.keras.utils.to_categorical(y, 2), epochs=40, batch_size=64, verbose=0)
+    return X_ohe, cat_vars_ohe, model, y

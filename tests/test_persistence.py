@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cgp_lib import CounterfactualProto, categorical, persistence
+from cgp_lib import CounterfactualProto, persistence
 from cgp_lib.prototypes import KMeansPrototypes, PrototypeStrategy
 
 TIMES = {"wall_time_s", "time_to_first_s", "time_to_best_s"}
@@ -89,29 +89,9 @@ def test_black_box_round_trip_bitwise(blobs, tmp_path):
         CounterfactualProto.load(tmp_path / "saved", blobs.model)
 
 
-@pytest.fixture(scope="module")
-def one_hot_data():
-    rng = np.random.default_rng(0)
-    colour, number, size = rng.integers(0, 3, 300), rng.uniform(-1, 1, 300), rng.integers(0, 2, 300)
-    y = ((colour == 2) | (number > 0.6)).astype(int)
-    X_ord = np.stack([colour, number, size], axis=1).astype(np.float32)
-    X, cat_vars = categorical.ord_to_ohe(X_ord, {0: 3, 2: 2})
-    tf.keras.utils.set_random_seed(0)
-    model = tf.keras.Sequential(
-        [
-            tf.keras.Input((6,)),
-            tf.keras.layers.Dense(8, activation="relu"),
-            tf.keras.layers.Dense(2, activation="softmax"),
-        ]
-    )
-    model.compile("adam", "categorical_crossentropy")
-    model.fit(X, tf.keras.utils.to_categorical(y, 2), epochs=20, batch_size=64, verbose=0)
-    return X.astype(np.float32), cat_vars, model
-
-
 @pytest.mark.parametrize("d_type", ["abdm", "mvdm"])
-def test_categorical_round_trip_bitwise(one_hot_data, tmp_path, d_type):
-    X, cat_vars, model = one_hot_data
+def test_categorical_round_trip_bitwise(one_hot_toy, tmp_path, d_type):
+    X, cat_vars, model, _ = one_hot_toy
     e = CounterfactualProto(
         model, (1, 6), cat_vars=cat_vars, ohe=True, use_kdtree=True, feature_range=(-1.0, 1.0), **SETTINGS
     ).fit(X, d_type=d_type)
