@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .validation import check_positive_integer
+
 __all__ = ["METHODS", "score_kind", "class_scores", "saliency", "mask_top_k", "mask_random", "pixel_count"]
 
 #: Attribution methods of :func:`saliency`.
@@ -127,8 +129,7 @@ def saliency(
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     X = _batch(X, "X")
     for name, value in (("batch_size", batch_size), ("x_steps", x_steps), ("nsamples", nsamples)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        check_positive_integer(value, name)
     target = _targets(model, X, target)
     score_fn = class_scores(model)
     if method == "gradient":

@@ -21,6 +21,7 @@ from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from .kdtree import KDTree
+from .validation import check_positive_integer
 
 K_TYPES = ("mean", "point", "prototype")
 
@@ -255,11 +256,8 @@ class KMeansPrototypes(PrototypeStrategy):
         batch_size: int = 1024,
         n_threads: int = 1,
     ):
-        if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or n_clusters < 1:
-            raise ValueError(f"n_clusters: expected a positive integer, got {n_clusters!r}")
-        for name, value in (("n_init", n_init), ("n_threads", n_threads)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        for name, value in (("n_clusters", n_clusters), ("n_init", n_init), ("n_threads", n_threads)):
+            check_positive_integer(value, name)
         self.n_clusters = int(n_clusters)
         self.enc_model = enc_model
         self.random_state = random_state

@@ -98,6 +98,23 @@ def check_number(value, name: str, *, minimum=None, strict=False, integer=False)
     return value
 
 
+def check_positive_integer(value, name: str, *, none_ok: bool = False):
+    """A positive integer (not a bool), as ``int``; None passes through when ``none_ok``.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: ``"<name>: expected a positive integer, got ..."`` (``"None or a
+        positive integer"`` when ``none_ok``).
+    """
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        kind = "None or a positive integer" if none_ok else "a positive integer"
+        raise ValueError(f"{name}: expected {kind}, got {value!r}")
+    return int(value)
+
+
 def check_pair(value, name: str) -> tuple[float, float]:
     """A pair of finite numbers, e.g. ``clip=(-1000.0, 1000.0)``."""
     if isinstance(value, (str, bytes)) or np.ndim(value) != 1 or len(value) != 2:

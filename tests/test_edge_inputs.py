@@ -338,3 +338,16 @@ def test_alone_vs_batch_measures_the_batch_size_effect(blobs):
     assert exact["counterfactuals equal (within 1e-05)"] == exact["both found"]
     with pytest.raises(ValueError, match="^rows"):
         batch_check.alone_vs_batch(padded, X, padded.explain(X), rows=[len(X)])
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True, "3"])
+def test_check_positive_integer_names_the_argument(bad):
+    from cgp_lib.validation import check_positive_integer
+
+    with pytest.raises(ValueError, match="^epochs: expected a positive integer, got"):
+        check_positive_integer(bad, "epochs")
+    assert (
+        check_positive_integer(np.int64(3), "epochs") == 3 and check_positive_integer(None, "k", none_ok=True) is None
+    )
+    with pytest.raises(ValueError, match="^k: expected None or a positive integer"):
+        check_positive_integer(bad, "k", none_ok=True)

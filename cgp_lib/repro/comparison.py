@@ -25,6 +25,7 @@ import pandas as pd
 import tensorflow as tf
 
 from cgp_lib import model_comparison
+from cgp_lib.validation import check_positive_integer
 
 __all__ = ["ALL", "FLAVOURS", "penultimate_features", "class_counts", "repeated_tests", "rates"]
 
@@ -144,8 +145,7 @@ def repeated_tests(
         raise ValueError(f"features must hold at least 2 losses, got {names}")
     if set(cf_classes) != set(names):
         raise ValueError(f"cf_classes must have the losses of features {names}, got {list(cf_classes)}")
-    if not isinstance(repetitions, (int, np.integer)) or repetitions < 1:
-        raise ValueError(f"repetitions must be a positive integer, got {repetitions!r}")
+    check_positive_integer(repetitions, "repetitions")
     feats = {n: np.asarray(features[n], np.float64) for n in names}
     labels = {n: np.asarray(cf_classes[n]) for n in names}
     for n in names:

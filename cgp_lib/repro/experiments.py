@@ -49,6 +49,7 @@ import pandas as pd
 from .. import metrics
 from ..explainer import CounterfactualProto
 from ..prototypes import KMeansPrototypes
+from ..validation import check_positive_integer
 from . import cache, paper
 
 __all__ = [
@@ -527,13 +528,8 @@ def run(
     ids = np.arange(n) if instance_ids is None else np.asarray(instance_ids)
     if ids.shape != (n,):
         raise ValueError(f"instance_ids: expected {n} ids, got shape {ids.shape}")
-    if chunk_size is None:
-        chunk_size = n
-    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size: expected None or a positive integer, got {chunk_size!r}")
-    chunk_size = int(chunk_size)
-    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        raise ValueError(f"batch_size: expected None or a positive integer, got {batch_size!r}")
+    chunk_size = n if chunk_size is None else check_positive_integer(chunk_size, "chunk_size", none_ok=True)
+    check_positive_integer(batch_size, "batch_size", none_ok=True)
     common = dict(explainer_kwargs or {})
     common.setdefault("kappa", 0.0)
     common.setdefault("beta", 0.1)
@@ -685,8 +681,7 @@ def batched_throughput(
     ``repeats`` calls. Returns ``instances``, ``seconds`` (median per call),
     ``instances_per_s`` and ``found`` (rows with a counterfactual in the last call).
     """
-    if repeats < 1:
-        raise ValueError(f"repeats: expected a positive integer, got {repeats}")
+    check_positive_integer(repeats, "repeats")
     explainer.explain(X, stop=stop, **explain_kwargs)
     times, result = [], None
     for _ in range(repeats):
@@ -754,8 +749,7 @@ def black_box_predict(model, batch_size: int = 8192, calls: list | None = None) 
     """
     if not callable(model):
         raise TypeError(f"model: expected a callable Keras model, got {type(model).__name__}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    check_positive_integer(batch_size, "batch_size")
     if calls is not None and not isinstance(calls, list):
         raise TypeError(f"calls: expected a list or None, got {type(calls).__name__}")
     import tensorflow as tf
@@ -783,8 +777,7 @@ def seconds_per_steps(explainer: CounterfactualProto, X: np.ndarray, per: int = 
     X = np.asarray(X, dtype=np.float32)
     if X.ndim < 2 or len(X) == 0:
         raise ValueError(f"X: expected a non-empty batch of instances, got shape {X.shape}")
-    if not isinstance(per, (int, np.integer)) or per < 1:
-        raise ValueError(f"per: expected a positive integer, got {per!r}")
+    check_positive_integer(per, "per")
     for name in ("stop", "stop_at_first", "record_losses", "record_path"):
         if explain_kwargs.get(name):
             raise ValueError(f"{name}: every step must run and nothing is recorded")

@@ -28,6 +28,7 @@ import pandas as pd
 from cgp_lib import attribution, metrics
 from cgp_lib.repro import experiments
 from cgp_lib.repro.experiments import SeedModels
+from cgp_lib.validation import check_positive_integer
 
 __all__ = [
     "RANDOM",
@@ -285,10 +286,7 @@ def run(
         where none was found, or the baseline's image); ``counts``: per (method, k), the
         images misread and explained.
     """
-    if max_per_mask is not None and (
-        isinstance(max_per_mask, bool) or not isinstance(max_per_mask, (int, np.integer)) or max_per_mask < 1
-    ):
-        raise ValueError(f"max_per_mask must be a positive integer or None, got {max_per_mask!r}")
+    check_positive_integer(max_per_mask, "max_per_mask", none_ok=True)
     missing = [name for name in inpaint if name not in configs]
     if missing:
         raise ValueError(f"inpaint: {missing} are not among the configurations {list(configs)}")

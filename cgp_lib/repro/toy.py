@@ -14,6 +14,7 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
+from ..validation import check_positive_integer
 from . import models
 
 __all__ = [
@@ -51,8 +52,7 @@ def make_blobs(per_class: int = 100, std: float = 1.0, seed: int = 0) -> tuple[n
     y : numpy.ndarray
         Their classes 0, 1, 2.
     """
-    if int(per_class) < 1:
-        raise ValueError(f"per_class: expected a positive integer, got {per_class!r}")
+    check_positive_integer(per_class, "per_class")
     rng = np.random.default_rng(seed)
     X = np.concatenate([c + std * rng.normal(size=(int(per_class), 2)) for c in CENTERS])
     return X.astype(np.float32), np.repeat(np.arange(len(CENTERS)), int(per_class))

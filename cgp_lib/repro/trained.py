@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from ..validation import check_positive_integer
 from . import datasets, models
 from .experiments import SeedModels
 
@@ -94,10 +95,8 @@ def mnist_class_autoencoders(
     quick runs. Weights are cached (:func:`cgp_lib.repro.models.train_cached`), keyed among others
     by the data, the epochs and ``seed``.
     """
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs: expected a positive integer, got {epochs!r}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    check_positive_integer(epochs, "epochs")
+    check_positive_integer(batch_size, "batch_size")
     classes = [int(c) for c in np.atleast_1d(classes)]
     if not classes or min(classes) < 0 or max(classes) > 9 or len(set(classes)) != len(classes):
         raise ValueError(f"classes: expected distinct digits in 0..9, got {classes}")
