@@ -20,6 +20,7 @@ RNG = np.random.default_rng(0)
     [
         (models.mnist_cnn, (28, 28, 1), (10,)),
         (models.breast_cancer_mlp, (30,), (2,)),
+        (models.cifar10_cnn, (32, 32, 3), (10,)),
     ],
 )
 def test_classifiers_output_probabilities(build, input_shape, output_shape):
@@ -38,6 +39,8 @@ def test_classifiers_output_probabilities(build, input_shape, output_shape):
         (models.mnist_autoencoder, (28, 28, 1), (14, 14, 1)),
         (models.mnist_class_autoencoder, (28, 28, 1), (4, 4, 8)),
         (models.breast_cancer_autoencoder, (30,), (6,)),
+        (models.cifar10_autoencoder, (32, 32, 3), (16, 16, 3)),
+        (models.cifar10_class_autoencoder, (32, 32, 3), (4, 4, 8)),
     ],
 )
 def test_autoencoders_are_sequential_enc_dec(build, input_shape, latent_shape):
@@ -243,3 +246,60 @@ def test_adult_ordinal_model_equals_one_hot_model(tmp_path):
         tf.keras.models.save_model(ordinal, str(path), save_format="h5")
     reloaded = tf.keras.models.load_model(str(path), compile=False)
     np.testing.assert_allclose(reloaded.predict(X_ord, verbose=0), ordinal.predict(X_ord, verbose=0), atol=1e-6)
+
+
+# ------------------------------------------------------------------------------ CIFAR-10
+def test_cifar10_cnn_width_sets_the_filters_and_enters_the_cache_key():
+    narrow, wide = models.cifar10_cnn(seed=0, width=8), models.cifar10_cnn(seed=0, width=16)
+    filters = [layer.filters for layer in narrow.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    assert filters == [8, 8, 16, 16, 32, 32]
+    x = np.zeros((4, 32, 32, 3), np.float32)
+    y = np.eye(10, dtype=np.float32)[:4]
+    kw = dict(epochs=1, batch_size=4, seed=0)
+    assert models.training_cache_key(narrow, x, y, **kw) != models.training_cache_key(wide, x, y, **kw)
+    with pytest.raises(ValueError, match="width"):
+        models.cifar10_cnn(seed=0, width=0)
+
+
+def test_augmentation_enters_the_key_only_when_used():
+    model = models.cifar10_cnn(seed=0, width=4)
+    x = np.zeros((4, 32, 32, 3), np.float32)
+    y = np.eye(10, dtype=np.float32)[:4]
+    kw = dict(epochs=1, batch_size=4, seed=0)
+    plain = models.training_cache_key(model, x, y, **kw)
+    assert models.training_cache_key(model, x, y, augmentation=None, **kw) == plain
+    assert models.training_cache_key(model, x, y, augmentation="flip-shift", **kw) != plain
+
+
+def test_flip_shift_moves_pixels_and_keeps_values_and_labels():
+    tf.keras.utils.set_random_seed(0)
+    image = tf.constant(RNG.uniform(size=(32, 32, 3)).astype(np.float32))
+    label = tf.constant([0.0, 1.0])
+    outputs = [models.AUGMENTATIONS["flip-shift"](image, label) for _ in range(8)]
+    for out, out_label in outputs:
+        assert out.shape == (32, 32, 3)
+        np.testing.assert_array_equal(out_label.numpy(), label.numpy())
+        # Every output pixel is one of the image's pixels (reflected border, no interpolation).
+        assert np.isin(out.numpy().ravel(), image.numpy().ravel()).all()
+    assert any(not np.array_equal(out.numpy(), image.numpy()) for out, _ in outputs)
+
+
+def test_train_cached_with_augmentation_is_reproducible_and_cached(tmp_path):
+    x = RNG.uniform(size=(16, 32, 32, 3)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[RNG.integers(0, 10, 16)]
+
+    def build(seed):
+        return models.cifar10_cnn(seed=seed, width=4)
+
+    kw = dict(epochs=1, batch_size=8, seed=3, augmentation="flip-shift")
+    a = models.train_cached(build, x, y, cache_dir=tmp_path / "a", **kw)
+    b = models.train_cached(build, x, y, cache_dir=tmp_path / "b", **kw)
+    again = models.train_cached(build, x, y, cache_dir=tmp_path / "a", **kw)
+    assert not a.from_cache and not b.from_cache and again.from_cache
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert json.loads(a.weights_path.with_suffix("").with_suffix(".json").read_text())["inputs"]["augmentation"] == (
+        "flip-shift"
+    )
+    with pytest.raises(ValueError, match="augmentation"):
+        models.train_cached(build, x, y, epochs=1, batch_size=8, seed=3, augmentation="mixup", cache_dir=tmp_path)

@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
+from ..validation import check_positive_integer
 from . import cache
 
 __all__ = [
@@ -36,6 +37,9 @@ __all__ = [
     "mnist_cnn",
     "mnist_autoencoder",
     "mnist_class_autoencoder",
+    "cifar10_cnn",
+    "cifar10_autoencoder",
+    "cifar10_class_autoencoder",
     "breast_cancer_mlp",
     "breast_cancer_autoencoder",
     "OrdinalToOneHot",
@@ -44,6 +48,7 @@ __all__ = [
     "Trained",
     "training_cache_key",
     "train_cached",
+    "AUGMENTATIONS",
     "CACHE_DIR_ENV",
 ]
 
@@ -258,6 +263,109 @@ def mnist_class_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.kera
     return _autoencoder(encoder, decoder, "mnist_class_autoencoder")
 
 
+def cifar10_cnn(seed: int = 0, width: int = 32) -> tf.keras.Sequential:
+    """A CIFAR-10 classifier for this project's CIFAR-10 chapter, a compiled ``Sequential``.
+
+    The report (section 5.1) used a pre-trained ResNet that cannot be had offline; this is a
+    small VGG-style network trained from scratch instead. Three blocks of two Conv2D(3×3,
+    same, ReLU) layers with ``width``, ``2·width`` and ``4·width`` filters, each block
+    followed by 2×2 max-pooling and Dropout(0.25), then Flatten - Dense(256, ReLU) -
+    Dropout(0.5) - Dense(10, softmax), on inputs ``(32, 32, 3)`` in ``[0, 1]``. Compiled
+    with Adam and categorical cross-entropy (one-hot targets). No batch normalisation, so
+    the model explained is the same function in training and inference apart from dropout.
+    """
+    check_positive_integer(width, "width")
+    seeds = _SeedStream(seed)
+    stack: list[Any] = [tf.keras.Input(shape=(32, 32, 3))]
+    for filters in (width, 2 * width, 4 * width):
+        stack += [
+            _conv(seeds, filters, "relu"),
+            _conv(seeds, filters, "relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.25, seed=seeds()),
+        ]
+    stack += [
+        layers.Flatten(),
+        _dense(seeds, 256, "relu"),
+        layers.Dropout(0.5, seed=seeds()),
+        _dense(seeds, 10, "softmax"),
+    ]
+    model = tf.keras.Sequential(stack, name="cifar10_cnn")
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def cifar10_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequential, tf.keras.Sequential]:
+    """The autoencoder of the search on CIFAR-10: ``(ae, enc, dec)``, all ``Sequential``.
+
+    :func:`mnist_autoencoder` with three channels: encoder ``(32, 32, 3) -> (16, 16, 3)``:
+    Conv2D(16, 3, same, relu) - Conv2D(16, 3, same, relu) - MaxPool(2) - Conv2D(3, 3, same,
+    linear), so an image is encoded with a quarter of its numbers, as MNIST's 28×28 is
+    encoded with 14×14; decoder Conv2D(16) - nearest upsampling ×2 - Conv2D(16) -
+    Conv2D(3, linear). Adam and MSE. The encoder defines the encoder prototypes of L_proto.
+    """
+    seeds = _SeedStream(seed)
+    encoder = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(32, 32, 3)),
+            _conv(seeds, 16, "relu"),
+            _conv(seeds, 16, "relu"),
+            layers.MaxPooling2D(2),
+            _conv(seeds, 3, None),
+        ],
+        name="cifar10_encoder",
+    )
+    decoder = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(16, 16, 3)),
+            _conv(seeds, 16, "relu"),
+            NearestUpsampling2D(2),
+            _conv(seeds, 16, "relu"),
+            _conv(seeds, 3, None),
+        ],
+        name="cifar10_decoder",
+    )
+    return _autoencoder(encoder, decoder, "cifar10_autoencoder")
+
+
+def cifar10_class_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequential, tf.keras.Sequential]:
+    """An IM1/IM2 autoencoder on CIFAR-10: ``(ae, enc, dec)``.
+
+    :func:`mnist_class_autoencoder` for ``(32, 32, 3)`` images: encoder Conv2D(16) -
+    MaxPool(2) - Conv2D(8) - MaxPool(2) - Conv2D(8) - MaxPool(2) to ``(4, 4, 8)``, all 3×3,
+    same, ReLU; decoder Conv2D(8) - up ×2 - Conv2D(8) - up ×2 - Conv2D(16) - up ×2 -
+    Conv2D(3, linear) (32 is a power of two, so no "valid" convolution is needed to land on
+    the input size). Adam and MSE.
+    """
+    seeds = _SeedStream(seed)
+    encoder = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(32, 32, 3)),
+            _conv(seeds, 16, "relu"),
+            layers.MaxPooling2D(2),
+            _conv(seeds, 8, "relu"),
+            layers.MaxPooling2D(2),
+            _conv(seeds, 8, "relu"),
+            layers.MaxPooling2D(2),
+        ],
+        name="cifar10_class_encoder",
+    )
+    decoder = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(4, 4, 8)),
+            _conv(seeds, 8, "relu"),
+            NearestUpsampling2D(2),
+            _conv(seeds, 8, "relu"),
+            NearestUpsampling2D(2),
+            _conv(seeds, 16, "relu"),
+            NearestUpsampling2D(2),
+            _conv(seeds, 3, None),
+        ],
+        name="cifar10_class_decoder",
+    )
+    return _autoencoder(encoder, decoder, "cifar10_class_autoencoder")
+
+
 def breast_cancer_mlp(seed: int = 0) -> tf.keras.Sequential:
     """The Breast Cancer classifier of the paper (appendix A), a compiled ``Sequential``.
 
@@ -455,8 +563,10 @@ def _optimizer_config(model: tf.keras.Model) -> dict[str, Any] | None:
     return config
 
 
-def _key_inputs(model: tf.keras.Model, x: Any, y: Any, epochs: int, batch_size: int, seed: int) -> dict[str, Any]:
-    return {
+def _key_inputs(
+    model: tf.keras.Model, x: Any, y: Any, epochs: int, batch_size: int, seed: int, augmentation: str | None = None
+) -> dict[str, Any]:
+    inputs = {
         "architecture": _canonical_architecture(model),
         "x_sha256": cache.array_digest(x),
         "y_sha256": cache.array_digest(y),
@@ -466,6 +576,9 @@ def _key_inputs(model: tf.keras.Model, x: Any, y: Any, epochs: int, batch_size: 
         "optimizer": _optimizer_config(model),
         "loss": _loss_name(model),
     }
+    if augmentation is not None:  # absent otherwise, so that the keys of unaugmented models are unchanged
+        inputs["augmentation"] = augmentation
+    return inputs
 
 
 def _key_of(inputs: dict[str, Any]) -> str:
@@ -473,15 +586,46 @@ def _key_of(inputs: dict[str, Any]) -> str:
     return cache.text_digest(text)
 
 
-def training_cache_key(model: tf.keras.Model, x: Any, y: Any, *, epochs: int, batch_size: int, seed: int) -> str:
+def training_cache_key(
+    model: tf.keras.Model,
+    x: Any,
+    y: Any,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    augmentation: str | None = None,
+) -> str:
     """The sha256 key under which :func:`train_cached` stores ``model`` trained on (x, y).
 
     Hashes the architecture (``model.to_json()`` with automatic names normalised,
     including initializer seeds), the bytes, dtype and shape of ``x`` and ``y``,
     ``epochs``, ``batch_size``, ``seed``, the optimizer config (without the
-    hardware-dependent ``jit_compile`` flag) and the loss name.
+    hardware-dependent ``jit_compile`` flag), the loss name and, when there is one, the
+    name of the augmentation (:data:`AUGMENTATIONS`).
     """
-    return _key_of(_key_inputs(model, x, y, epochs, batch_size, seed))
+    return _key_of(_key_inputs(model, x, y, epochs, batch_size, seed, augmentation))
+
+
+def _flip_shift(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A random horizontal flip and a random shift of up to 4 pixels each way (reflected border)."""
+    image = tf.image.random_flip_left_right(image)
+    padded = tf.pad(image, [[4, 4], [4, 4], [0, 0]], mode="REFLECT")
+    return tf.image.random_crop(padded, tf.shape(image)), label
+
+
+#: Named training-time augmentations of :func:`train_cached` (``augmentation=``): each maps
+#: one (image, target) pair to another and is applied afresh in every epoch.
+AUGMENTATIONS: dict[str, Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]] = {
+    "flip-shift": _flip_shift,
+}
+
+
+def _augmented_dataset(x: Any, y: Any, augmentation: str, batch_size: int, seed: int) -> tf.data.Dataset:
+    augment = AUGMENTATIONS[augmentation]
+    data = tf.data.Dataset.from_tensor_slices((np.asarray(x), np.asarray(y)))
+    data = data.shuffle(len(x), seed=int(seed), reshuffle_each_iteration=True)
+    return data.map(augment).batch(int(batch_size)).prefetch(2)
 
 
 def train_cached(
@@ -496,6 +640,7 @@ def train_cached(
     validation_data: Any = None,
     verbose: int = 0,
     name: str | None = None,
+    augmentation: str | None = None,
 ) -> Trained:
     """Build ``build(seed=seed)``, train it on NumPy arrays ``(x, y)`` once, cache the weights.
 
@@ -514,7 +659,14 @@ def train_cached(
     ``validation_data`` and ``verbose`` do not enter it (they do not change the weights). On a
     hit the model is rebuilt and the weights loaded into it, which updates every part since
     they share layers; the optimizer state is not restored.
+
+    ``augmentation`` names a transformation of :data:`AUGMENTATIONS` applied to every
+    training pair afresh in every epoch (e.g. ``"flip-shift"`` for the CIFAR-10 classifier);
+    the rows are then shuffled by a ``tf.data`` pipeline seeded with ``seed``, and the name
+    enters the key.
     """
+    if augmentation is not None and augmentation not in AUGMENTATIONS:
+        raise ValueError(f"augmentation: expected None or one of {sorted(AUGMENTATIONS)}, got {augmentation!r}")
     tf.keras.utils.set_random_seed(int(seed))
     built = build(seed=seed)
     parts = tuple(built) if isinstance(built, (tuple, list)) else (built,)
@@ -524,7 +676,7 @@ def train_cached(
     if model.optimizer is None:
         raise ValueError(f"build must return a compiled model; {model.name!r} is not compiled")
 
-    inputs = _key_inputs(model, x, y, epochs, batch_size, seed)
+    inputs = _key_inputs(model, x, y, epochs, batch_size, seed, augmentation)
     key = _key_of(inputs)
     directory = Path(cache_dir).expanduser() if cache_dir is not None else cache.cache_dir("models")
     # Keras numbers automatic names per process ("sequential_3"): drop the number so that the
@@ -552,9 +704,13 @@ def train_cached(
             )
 
     started = time.perf_counter()
-    history = model.fit(
-        x, y, epochs=epochs, batch_size=batch_size, shuffle=True, validation_data=validation_data, verbose=verbose
-    )
+    if augmentation is None:
+        history = model.fit(
+            x, y, epochs=epochs, batch_size=batch_size, shuffle=True, validation_data=validation_data, verbose=verbose
+        )
+    else:
+        data = _augmented_dataset(x, y, augmentation, batch_size, seed)
+        history = model.fit(data, epochs=epochs, validation_data=validation_data, verbose=verbose)
     seconds = time.perf_counter() - started
     history_dict = {k: [float(v) for v in values] for k, values in history.history.items()}
 

@@ -7,6 +7,7 @@ per machine and the weights are cached by :func:`cgp_lib.repro.models.train_cach
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Callable
@@ -32,15 +33,24 @@ class MnistModels:
 def mnist_models(seed: int = 0, cnn_epochs: int = 3, ae_epochs: int = 4, verbose: int = 0) -> MnistModels:
     """The CNN (Adam, 3 epochs, batch 64) and the autoencoder (Adam, MSE, 4 epochs, batch 128)
     trained on all 60,000 MNIST training images scaled to [-0.5, 0.5] (appendix B)."""
-    (x_train, y_train), _ = datasets.load_mnist()
-    onehot = tf.keras.utils.to_categorical(y_train, 10)
-    cnn = models.train_cached(
-        models.mnist_cnn, x_train, onehot, epochs=cnn_epochs, batch_size=64, seed=seed, verbose=verbose
-    ).model
+    (x_train, _), _ = datasets.load_mnist()
+    cnn = mnist_classifier(seed=seed, epochs=cnn_epochs, verbose=verbose)
     ae, enc, dec = models.train_cached(
         models.mnist_autoencoder, x_train, x_train, epochs=ae_epochs, batch_size=128, seed=seed, verbose=verbose
     ).parts
     return MnistModels(cnn=cnn, ae=ae, enc=enc, dec=dec)
+
+
+def mnist_classifier(seed: int = 0, epochs: int = 3, train_size: int | None = None, verbose: int = 0) -> tf.keras.Model:
+    """The MNIST CNN alone (appendix B: Adam, batch 64, 3 epochs), on the first ``train_size``
+    training images (None: all 60,000, the weights :func:`mnist_models` uses)."""
+    check_positive_integer(epochs, "epochs")
+    (x_train, y_train), _ = datasets.load_mnist()
+    x_train, y_train = _first_rows(x_train, y_train, train_size)
+    onehot = tf.keras.utils.to_categorical(y_train, 10)
+    return models.train_cached(
+        models.mnist_cnn, x_train, onehot, epochs=epochs, batch_size=64, seed=seed, verbose=verbose
+    ).model
 
 
 def breast_cancer_mlp(seed: int = 0, epochs: int = 500, verbose: int = 0) -> tf.keras.Model:
@@ -65,17 +75,70 @@ def breast_cancer_autoencoder(seed: int = 0, epochs: int = 500, classes=None, ve
 
 
 @dataclass(frozen=True)
-class MnistMetricAutoencoders:
-    """The autoencoders of the interpretability metrics on MNIST (section 4.1, appendix B).
+class MetricAutoencoders:
+    """The autoencoders of the interpretability metrics (section 4.1).
 
     ``class_aes[c]`` is trained on the training images of class ``c`` only (AE_i, AE_t0 of
     IM1, eq. 13, and AE_i of IM2, eq. 14); ``ae_all`` on all training images (AE of IM2).
-    All share the architecture of :func:`cgp_lib.repro.models.mnist_class_autoencoder`.
+    On MNIST all share the architecture of :func:`cgp_lib.repro.models.mnist_class_autoencoder`
+    (appendix B), on CIFAR-10 that of :func:`cgp_lib.repro.models.cifar10_class_autoencoder`.
     """
 
     class_aes: dict
     ae_all: tf.keras.Model
     train_seconds: float = 0.0  # training time recorded when the weights were trained (cached or not)
+
+
+MnistMetricAutoencoders = MetricAutoencoders  # the name of earlier versions
+
+
+def _metric_autoencoders(
+    build: Callable,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    classes: list[int],
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    verbose: int,
+) -> MetricAutoencoders:
+    """One autoencoder per class of ``classes`` (rows selected with the true labels) and one on all rows."""
+    seconds = []
+
+    def fit(x):
+        result = models.train_cached(
+            build, x, x, epochs=int(epochs), batch_size=int(batch_size), seed=seed, verbose=verbose
+        )
+        seconds.append(_train_seconds(result))
+        return result.model
+
+    class_aes = {}
+    for c in classes:
+        x_c = x_train[y_train == c]
+        if len(x_c) == 0:
+            raise ValueError(f"train_size: no training image of class {c} among the first {len(x_train)}")
+        class_aes[c] = fit(x_c)
+    ae_all = fit(x_train)
+    return MetricAutoencoders(class_aes=class_aes, ae_all=ae_all, train_seconds=sum(seconds))
+
+
+def _check_classes(classes) -> list[int]:
+    classes = [int(c) for c in np.atleast_1d(classes)]
+    if not classes or min(classes) < 0 or max(classes) > 9 or len(set(classes)) != len(classes):
+        raise ValueError(f"classes: expected distinct classes in 0..9, got {classes}")
+    return classes
+
+
+def _first_rows(x: np.ndarray, y: np.ndarray, train_size: int | None, smallest: int = 10) -> tuple:
+    if train_size is None:
+        return x, y
+    if (
+        isinstance(train_size, bool)
+        or not isinstance(train_size, (int, np.integer))
+        or not (smallest <= train_size <= len(x))
+    ):
+        raise ValueError(f"train_size: expected an integer in [{smallest}, {len(x)}], got {train_size!r}")
+    return x[:train_size], y[:train_size]
 
 
 def mnist_class_autoencoders(
@@ -85,7 +148,7 @@ def mnist_class_autoencoders(
     classes=tuple(range(10)),
     train_size: int | None = None,
     verbose: int = 0,
-) -> MnistMetricAutoencoders:
+) -> MetricAutoencoders:
     """The IM1/IM2 autoencoders on MNIST: one per class in ``classes`` and one on all classes.
 
     Appendix B: encoder of 16, 8, 8 3×3 filters, each followed by 2×2 max-pooling, a mirrored
@@ -97,39 +160,12 @@ def mnist_class_autoencoders(
     """
     check_positive_integer(epochs, "epochs")
     check_positive_integer(batch_size, "batch_size")
-    classes = [int(c) for c in np.atleast_1d(classes)]
-    if not classes or min(classes) < 0 or max(classes) > 9 or len(set(classes)) != len(classes):
-        raise ValueError(f"classes: expected distinct digits in 0..9, got {classes}")
+    classes = _check_classes(classes)
     (x_train, y_train), _ = datasets.load_mnist()
-    if train_size is not None:
-        if not isinstance(train_size, (int, np.integer)) or not 10 <= train_size <= len(x_train):
-            raise ValueError(f"train_size: expected an integer in [10, {len(x_train)}], got {train_size!r}")
-        x_train, y_train = x_train[:train_size], y_train[:train_size]
-
-    seconds = []
-
-    def fit(x):
-        result = models.train_cached(
-            models.mnist_class_autoencoder,
-            x,
-            x,
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            seed=seed,
-            verbose=verbose,
-        )
-        sidecar = result.weights_path.with_name(result.weights_path.name.replace(".weights.npz", ".json"))
-        seconds.append(float(json.loads(sidecar.read_text()).get("train_seconds", 0.0)))
-        return result.model
-
-    class_aes = {}
-    for c in classes:
-        x_c = x_train[y_train == c]
-        if len(x_c) == 0:
-            raise ValueError(f"train_size: no training image of class {c} among the first {len(x_train)}")
-        class_aes[c] = fit(x_c)
-    ae_all = fit(x_train)
-    return MnistMetricAutoencoders(class_aes=class_aes, ae_all=ae_all, train_seconds=sum(seconds))
+    x_train, y_train = _first_rows(x_train, y_train, train_size)
+    return _metric_autoencoders(
+        models.mnist_class_autoencoder, x_train, y_train, classes, epochs, batch_size, seed, verbose
+    )
 
 
 @dataclass(frozen=True)
@@ -156,7 +192,7 @@ def adult_models(seed: int = 0, epochs: int = 30, verbose: int = 0) -> AdultMode
     return AdultModels(ohe=trained_.model, ordinal=ordinal, data=split, history=trained_.history)
 
 
-def mnist_seed_models(metric: MnistMetricAutoencoders) -> Callable[[int], SeedModels]:
+def mnist_seed_models(metric: MetricAutoencoders) -> Callable[[int], SeedModels]:
     """The MNIST chapters' ``models(seed)`` for :func:`cgp_lib.repro.experiments.run`.
 
     Seed s gives the CNN and the search's autoencoder trained with seed s
@@ -191,5 +227,116 @@ def breast_cancer_seed_models(
         class_aes = {c: breast_cancer_autoencoder(metric_seed, epochs=autoencoder_epochs, classes=c)[0] for c in (0, 1)}
         ae_all, _, _ = breast_cancer_autoencoder(metric_seed, epochs=autoencoder_epochs)
         return SeedModels(classifier=mlp, class_aes=class_aes, ae_all=ae_all)
+
+    return models_for
+
+
+def _train_seconds(result: models.Trained) -> float:
+    """The training time recorded in a cached model's sidecar (0 if absent)."""
+    sidecar = result.weights_path.with_name(result.weights_path.name.replace(".weights.npz", ".json"))
+    return float(json.loads(sidecar.read_text()).get("train_seconds", 0.0))
+
+
+@dataclass(frozen=True)
+class Cifar10Models:
+    """The CIFAR-10 classifier and the search's autoencoder of one seed, with their training records."""
+
+    cnn: tf.keras.Model
+    ae: tf.keras.Model
+    enc: tf.keras.Model
+    dec: tf.keras.Model
+    cnn_history: dict
+    cnn_train_seconds: float
+    ae_train_seconds: float
+
+
+def cifar10_models(
+    seed: int = 0,
+    cnn_epochs: int = 30,
+    ae_epochs: int = 10,
+    width: int = 32,
+    train_size: int | None = None,
+    verbose: int = 0,
+) -> Cifar10Models:
+    """The CIFAR-10 chapter's classifier and autoencoder, trained from scratch and cached.
+
+    The CNN (:func:`cgp_lib.repro.models.cifar10_cnn` with ``width`` filters in its first
+    block) is trained with Adam in batches of 64 for ``cnn_epochs`` epochs, each image
+    flipped and shifted at random in every epoch (``augmentation="flip-shift"``); the
+    autoencoder (:func:`cgp_lib.repro.models.cifar10_autoencoder`) with Adam and MSE in
+    batches of 128 for ``ae_epochs`` epochs. Both on the first ``train_size`` training images
+    of :func:`cgp_lib.repro.datasets.load_cifar10` (None: all 10,000 of the offline copy).
+    """
+    check_positive_integer(cnn_epochs, "cnn_epochs")
+    check_positive_integer(ae_epochs, "ae_epochs")
+    check_positive_integer(width, "width")
+    (x_train, y_train), _ = datasets.load_cifar10()
+    x_train, y_train = _first_rows(x_train, y_train, train_size)
+    onehot = tf.keras.utils.to_categorical(y_train, 10)
+    build_cnn = functools.partial(models.cifar10_cnn, width=int(width))
+    cnn = models.train_cached(
+        build_cnn,
+        x_train,
+        onehot,
+        epochs=int(cnn_epochs),
+        batch_size=64,
+        seed=seed,
+        verbose=verbose,
+        augmentation="flip-shift",
+        name="cifar10_cnn",
+    )
+    autoencoder = models.train_cached(
+        models.cifar10_autoencoder, x_train, x_train, epochs=int(ae_epochs), batch_size=128, seed=seed, verbose=verbose
+    )
+    ae, enc, dec = autoencoder.parts
+    return Cifar10Models(
+        cnn=cnn.model,
+        ae=ae,
+        enc=enc,
+        dec=dec,
+        cnn_history=cnn.history,
+        cnn_train_seconds=_train_seconds(cnn),
+        ae_train_seconds=_train_seconds(autoencoder),
+    )
+
+
+def cifar10_class_autoencoders(
+    seed: int = 0,
+    epochs: int = 30,
+    batch_size: int = 128,
+    classes=tuple(range(10)),
+    train_size: int | None = None,
+    verbose: int = 0,
+) -> MetricAutoencoders:
+    """The IM1/IM2 autoencoders on CIFAR-10, as :func:`mnist_class_autoencoders` builds MNIST's.
+
+    One :func:`cgp_lib.repro.models.cifar10_class_autoencoder` per class of ``classes``,
+    trained on the training images of that class (true labels), and one on all of them;
+    Adam, MSE, ``epochs`` epochs in batches of ``batch_size``, on the first ``train_size``
+    training images (None: all 10,000). Cached.
+    """
+    check_positive_integer(epochs, "epochs")
+    check_positive_integer(batch_size, "batch_size")
+    classes = _check_classes(classes)
+    (x_train, y_train), _ = datasets.load_cifar10()
+    x_train, y_train = _first_rows(x_train, y_train, train_size)
+    return _metric_autoencoders(
+        models.cifar10_class_autoencoder, x_train, y_train, classes, epochs, batch_size, seed, verbose
+    )
+
+
+def cifar10_seed_models(metric: MetricAutoencoders, **model_kwargs) -> Callable[[int], SeedModels]:
+    """The CIFAR-10 chapter's ``models(seed)`` for :func:`cgp_lib.repro.experiments.run`.
+
+    Seed s gives :func:`cifar10_models` ``(seed=s, **model_kwargs)`` (loaded once per seed)
+    with the IM1/IM2 autoencoders ``metric``, the same for every seed.
+    """
+    loaded: dict[int, Cifar10Models] = {}
+
+    def models_for(seed: int) -> SeedModels:
+        if seed not in loaded:
+            loaded[seed] = cifar10_models(seed=seed, **model_kwargs)
+        m = loaded[seed]
+        return SeedModels(classifier=m.cnn, class_aes=metric.class_aes, ae_all=metric.ae_all, ae=m.ae, enc=m.enc)
 
     return models_for
