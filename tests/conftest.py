@@ -25,6 +25,14 @@ from cgp_lib.reference import runner as alibi_reference  # noqa: E402
 # call: a new process per call would pay interpreter start-up and the TF and alibi imports.
 alibi_reference.keep_worker()
 
+
+@pytest.fixture()
+def fresh_model_cache(tmp_path, monkeypatch):
+    """An empty CGP_CACHE_DIR for the test: every model it asks for is trained (then cached there)."""
+    monkeypatch.setenv("CGP_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
 BLOB_CENTERS = np.array([[0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 0.0, 0.0], [0.0, 3.0, 0.0, 0.0]])
 BLOB_PER_CLASS = 60
 # Rows of the blob data explained by the explainer tests: two of each class.

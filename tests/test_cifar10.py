@@ -17,20 +17,14 @@ DATA_DIR = Path(os.environ.get("CGP_DATA_DIR", ""))
 needs_data = pytest.mark.skipif(not (DATA_DIR / "cifar10.npz").is_file(), reason="offline CIFAR-10 not found")
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("CGP_CACHE_DIR", str(tmp_path))
-    return tmp_path
-
-
 @needs_data
-def test_cifar10_models_shapes_cache_keys_and_reuse(cache):
+def test_cifar10_models_shapes_cache_keys_and_reuse(fresh_model_cache):
     m = trained.cifar10_models(seed=2, cnn_epochs=1, ae_epochs=1, width=4, train_size=64)
     x = datasets.load_cifar10()[0][0][:3]
     assert m.cnn.predict(x, verbose=0).shape == (3, 10)
     assert m.enc.predict(x, verbose=0).shape == (3, 16, 16, 3)
     assert m.ae.predict(x, verbose=0).shape == (3, 32, 32, 3)
-    sidecars = {p.name.split("-")[0]: json.loads(p.read_text()) for p in (cache / "models").glob("*.json")}
+    sidecars = {p.name.split("-")[0]: json.loads(p.read_text()) for p in (fresh_model_cache / "models").glob("*.json")}
     assert set(sidecars) == {"cifar10_cnn", "cifar10_autoencoder"}
     assert sidecars["cifar10_cnn"]["inputs"]["augmentation"] == "flip-shift"
     assert sidecars["cifar10_cnn"]["x_shape"] == [64, 32, 32, 3] and sidecars["cifar10_cnn"]["y_shape"] == [64, 10]
@@ -39,10 +33,10 @@ def test_cifar10_models_shapes_cache_keys_and_reuse(cache):
     again = trained.cifar10_models(seed=2, cnn_epochs=1, ae_epochs=1, width=4, train_size=64)
     for a, b in zip(m.cnn.get_weights() + m.ae.get_weights(), again.cnn.get_weights() + again.ae.get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert len(list((cache / "models").glob("*.json"))) == 2  # loaded, not retrained
+    assert len(list((fresh_model_cache / "models").glob("*.json"))) == 2  # loaded, not retrained
     other = trained.cifar10_models(seed=3, cnn_epochs=1, ae_epochs=1, width=4, train_size=64)
     assert not np.array_equal(other.cnn.get_weights()[0], m.cnn.get_weights()[0])
-    assert len(list((cache / "models").glob("*.json"))) == 4
+    assert len(list((fresh_model_cache / "models").glob("*.json"))) == 4
     with pytest.raises(ValueError, match="train_size"):
         trained.cifar10_models(train_size=5)
     with pytest.raises(ValueError, match="cnn_epochs"):
@@ -50,10 +44,10 @@ def test_cifar10_models_shapes_cache_keys_and_reuse(cache):
 
 
 @needs_data
-def test_cifar10_class_autoencoders_train_on_their_class(cache):
+def test_cifar10_class_autoencoders_train_on_their_class(fresh_model_cache):
     metric = trained.cifar10_class_autoencoders(seed=1, epochs=1, classes=(3, 5), train_size=200)
     y = datasets.load_cifar10()[0][1][:200]
-    sizes = sorted(json.loads(p.read_text())["x_shape"][0] for p in (cache / "models").glob("*.json"))
+    sizes = sorted(json.loads(p.read_text())["x_shape"][0] for p in (fresh_model_cache / "models").glob("*.json"))
     assert sizes == sorted([int((y == 3).sum()), int((y == 5).sum()), 200])
     assert sorted(metric.class_aes) == [3, 5] and metric.ae_all.output_shape == (None, 32, 32, 3)
     with pytest.raises(ValueError, match="classes"):

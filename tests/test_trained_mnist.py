@@ -12,14 +12,8 @@ DATA_DIR = Path(os.environ.get("CGP_DATA_DIR", ""))
 needs_data = pytest.mark.skipif(not (DATA_DIR / "mnist.npz").is_file(), reason="offline MNIST not found")
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("CGP_CACHE_DIR", str(tmp_path))
-    return tmp_path
-
-
 @needs_data
-def test_class_autoencoders_one_per_class_trained_on_that_class_and_cached(cache):
+def test_class_autoencoders_one_per_class_trained_on_that_class_and_cached(fresh_model_cache):
     m = trained.mnist_class_autoencoders(seed=3, epochs=1, classes=(0, 1), train_size=300)
     assert sorted(m.class_aes) == [0, 1]
     (x_train, y_train), _ = datasets.load_mnist()
@@ -27,7 +21,7 @@ def test_class_autoencoders_one_per_class_trained_on_that_class_and_cached(cache
     for c in (0, 1):
         assert m.class_aes[c].predict(x[:2], verbose=0).shape == (2, 28, 28, 1)
     assert m.ae_all is not m.class_aes[0]
-    sidecars = sorted((cache / "models").glob("*.json"))
+    sidecars = sorted((fresh_model_cache / "models").glob("*.json"))
     assert len(sidecars) == 3  # two class autoencoders and the all-class one
     shapes = sorted(tuple(__import__("json").loads(p.read_text())["x_shape"])[0] for p in sidecars)
     assert shapes == sorted([int((y == 0).sum()), int((y == 1).sum()), 300])
@@ -35,7 +29,7 @@ def test_class_autoencoders_one_per_class_trained_on_that_class_and_cached(cache
     for c in (0, 1):
         for w1, w2 in zip(m.class_aes[c].get_weights(), again.class_aes[c].get_weights()):
             np.testing.assert_array_equal(w1, w2)
-    assert len(sorted((cache / "models").glob("*.json"))) == 3  # nothing retrained
+    assert len(sorted((fresh_model_cache / "models").glob("*.json"))) == 3  # nothing retrained
     assert m.train_seconds > 0 and again.train_seconds == m.train_seconds  # recorded when trained
 
 

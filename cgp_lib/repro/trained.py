@@ -88,21 +88,56 @@ class MetricAutoencoders:
     ae_all: tf.keras.Model
     train_seconds: float = 0.0  # training time recorded when the weights were trained (cached or not)
 
+    def own_class_errors(self, x: np.ndarray, y: np.ndarray, per_class: int = 500) -> "pd.DataFrame":
+        """How well each class autoencoder tells its class from the others.
+
+        For each class c of ``class_aes``: the mean squared reconstruction error per feature
+        of ``AE_c`` on the first ``per_class`` rows of ``x`` of class c (``own class``) and
+        on the first ``per_class`` rows of the other classes (``other classes``), and their
+        ratio (other / own): above 1, AE_c reconstructs its own class better, which IM1
+        (eq. 13) relies on. ``y`` holds the true classes of ``x``.
+        """
+        import pandas as pd
+
+        check_positive_integer(per_class, "per_class")
+        x, y = np.asarray(x), np.asarray(y).reshape(-1)
+        if len(x) != len(y):
+            raise ValueError(f"y: expected {len(x)} classes, one per row of x, got {len(y)}")
+
+        def mse(ae, rows):
+            return float(np.mean((ae.predict(rows, batch_size=500, verbose=0) - rows) ** 2))
+
+        records = []
+        for c, ae in self.class_aes.items():
+            own, other = x[y == c][:per_class], x[y != c][:per_class]
+            if len(own) == 0:
+                raise ValueError(f"y: no row of class {c}")
+            records.append({"class": c, "own class": mse(ae, own), "other classes": mse(ae, other)})
+        table = pd.DataFrame(records).set_index("class")
+        table["ratio"] = table["other classes"] / table["own class"]
+        return table
+
 
 MnistMetricAutoencoders = MetricAutoencoders  # the name of earlier versions
 
 
 def _metric_autoencoders(
+    load: Callable,
     build: Callable,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    classes: list[int],
+    seed: int,
     epochs: int,
     batch_size: int,
-    seed: int,
+    classes,
+    train_size: int | None,
     verbose: int,
 ) -> MetricAutoencoders:
-    """One autoencoder per class of ``classes`` (rows selected with the true labels) and one on all rows."""
+    """One autoencoder per class of ``classes`` (rows selected with the true labels) and one on all
+    the first ``train_size`` training rows of ``load()``."""
+    check_positive_integer(epochs, "epochs")
+    check_positive_integer(batch_size, "batch_size")
+    classes = _check_classes(classes)
+    (x_train, y_train), _ = load()
+    x_train, y_train = _first_rows(x_train, y_train, train_size)
     seconds = []
 
     def fit(x):
@@ -158,13 +193,8 @@ def mnist_class_autoencoders(
     quick runs. Weights are cached (:func:`cgp_lib.repro.models.train_cached`), keyed among others
     by the data, the epochs and ``seed``.
     """
-    check_positive_integer(epochs, "epochs")
-    check_positive_integer(batch_size, "batch_size")
-    classes = _check_classes(classes)
-    (x_train, y_train), _ = datasets.load_mnist()
-    x_train, y_train = _first_rows(x_train, y_train, train_size)
     return _metric_autoencoders(
-        models.mnist_class_autoencoder, x_train, y_train, classes, epochs, batch_size, seed, verbose
+        datasets.load_mnist, models.mnist_class_autoencoder, seed, epochs, batch_size, classes, train_size, verbose
     )
 
 
@@ -315,13 +345,8 @@ def cifar10_class_autoencoders(
     Adam, MSE, ``epochs`` epochs in batches of ``batch_size``, on the first ``train_size``
     training images (None: all 10,000). Cached.
     """
-    check_positive_integer(epochs, "epochs")
-    check_positive_integer(batch_size, "batch_size")
-    classes = _check_classes(classes)
-    (x_train, y_train), _ = datasets.load_cifar10()
-    x_train, y_train = _first_rows(x_train, y_train, train_size)
     return _metric_autoencoders(
-        models.cifar10_class_autoencoder, x_train, y_train, classes, epochs, batch_size, seed, verbose
+        datasets.load_cifar10, models.cifar10_class_autoencoder, seed, epochs, batch_size, classes, train_size, verbose
     )
 
 
