@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from ..validation import check_positive_integer
@@ -88,7 +89,7 @@ class MetricAutoencoders:
     ae_all: tf.keras.Model
     train_seconds: float = 0.0  # training time recorded when the weights were trained (cached or not)
 
-    def own_class_errors(self, x: np.ndarray, y: np.ndarray, per_class: int = 500) -> "pd.DataFrame":
+    def own_class_errors(self, x: np.ndarray, y: np.ndarray, per_class: int = 500) -> pd.DataFrame:
         """How well each class autoencoder tells its class from the others.
 
         For each class c of ``class_aes``: the mean squared reconstruction error per feature
@@ -97,8 +98,6 @@ class MetricAutoencoders:
         ratio (other / own): above 1, AE_c reconstructs its own class better, which IM1
         (eq. 13) relies on. ``y`` holds the true classes of ``x``.
         """
-        import pandas as pd
-
         check_positive_integer(per_class, "per_class")
         x, y = np.asarray(x), np.asarray(y).reshape(-1)
         if len(x) != len(y):
