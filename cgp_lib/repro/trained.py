@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -229,11 +229,17 @@ def mnist_seed_models(metric: MetricAutoencoders) -> Callable[[int], SeedModels]
     (:func:`mnist_class_autoencoders`), the same for every seed: they are the measuring
     instrument.
     """
-    loaded: dict[int, MnistModels] = {}
+    return _image_seed_models(metric, lambda seed: mnist_models(seed=seed))
+
+
+def _image_seed_models(metric: MetricAutoencoders, load: Callable[[int], Any]) -> Callable[[int], SeedModels]:
+    """``models(seed)`` from ``load(seed)`` (anything with ``cnn``, ``ae`` and ``enc``; called once
+    per seed) and the metric autoencoders ``metric``, shared by every seed."""
+    loaded: dict[int, Any] = {}
 
     def models_for(seed: int) -> SeedModels:
         if seed not in loaded:
-            loaded[seed] = mnist_models(seed=seed)
+            loaded[seed] = load(seed)
         m = loaded[seed]
         return SeedModels(classifier=m.cnn, class_aes=metric.class_aes, ae_all=metric.ae_all, ae=m.ae, enc=m.enc)
 
@@ -355,12 +361,4 @@ def cifar10_seed_models(metric: MetricAutoencoders, **model_kwargs) -> Callable[
     Seed s gives :func:`cifar10_models` ``(seed=s, **model_kwargs)`` (loaded once per seed)
     with the IM1/IM2 autoencoders ``metric``, the same for every seed.
     """
-    loaded: dict[int, Cifar10Models] = {}
-
-    def models_for(seed: int) -> SeedModels:
-        if seed not in loaded:
-            loaded[seed] = cifar10_models(seed=seed, **model_kwargs)
-        m = loaded[seed]
-        return SeedModels(classifier=m.cnn, class_aes=metric.class_aes, ae_all=metric.ae_all, ae=m.ae, enc=m.enc)
-
-    return models_for
+    return _image_seed_models(metric, lambda seed: cifar10_models(seed=seed, **model_kwargs))
