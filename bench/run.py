@@ -264,14 +264,14 @@ def main():
             % (args.batch, args.batch)
         )
         print("|---|---|---|---|---|---|")
-    for name, loss in MNIST_LOSSES.items() if "mnist" in sections else ():
-        ae, enc = models_for(loss, m.ae, m.enc)
-        kw = dict(ae=ae, enc=enc, k=paper.MNIST["k"] if enc is not None else None)
-        a1 = alibi_rate(m.cnn, (28, 28, 1), loss, X1, args.steps, fit_data, **kw)
-        c1 = cgp_rate_batch1(m.cnn, (1, 28, 28, 1), loss, X1, args.steps, fit_data, **kw)
-        cb = cgp_rate(m.cnn, (1, 28, 28, 1), loss, Xb, big_steps, fit_data, repeats=2, **kw)
-        report["mnist"][name] = dict(alibi_b1=a1, cgp_b1=c1, cgp_batch=cb)
-        print(f"| {name} | {a1:.0f} | {c1:.0f} | {cb:.0f} | {c1 / a1:.1f}x | {cb / a1:.1f}x |", flush=True)
+        for name, loss in MNIST_LOSSES.items():
+            ae, enc = models_for(loss, m.ae, m.enc)
+            kw = dict(ae=ae, enc=enc, k=paper.MNIST["k"] if enc is not None else None)
+            a1 = alibi_rate(m.cnn, (28, 28, 1), loss, X1, args.steps, fit_data, **kw)
+            c1 = cgp_rate_batch1(m.cnn, (1, 28, 28, 1), loss, X1, args.steps, fit_data, **kw)
+            cb = cgp_rate(m.cnn, (1, 28, 28, 1), loss, Xb, big_steps, fit_data, repeats=2, **kw)
+            report["mnist"][name] = dict(alibi_b1=a1, cgp_b1=c1, cgp_batch=cb)
+            print(f"| {name} | {a1:.0f} | {c1:.0f} | {cb:.0f} | {c1 / a1:.1f}x | {cb / a1:.1f}x |", flush=True)
 
     if "breast_cancer" in sections:
         print(
@@ -279,14 +279,14 @@ def main():
             % (args.batch, args.batch)
         )
         print("|---|---|---|---|---|---|")
-    for name, loss in BREAST_CANCER_LOSSES.items() if "breast_cancer" in sections else ():
-        # eq. 16 has no L_AE term: no autoencoder
-        kw = dict(use_kdtree=bool(loss.get("theta")), feature_range=fr)
-        a1 = alibi_rate(mlp, (30,), loss, bx_test[: args.instances], 1000, bx_train, **kw)
-        c1 = cgp_rate_batch1(mlp, (1, 30), loss, bx_test[: args.instances], 1000, bx_train, **kw)
-        cb = cgp_rate(mlp, (1, 30), loss, Xbc_big, 200, bx_train, repeats=2, **kw)
-        report["breast_cancer"][name] = dict(alibi_b1=a1, cgp_b1=c1, cgp_batch=cb)
-        print(f"| {name} | {a1:.0f} | {c1:.0f} | {cb:.0f} | {c1 / a1:.1f}x | {cb / a1:.1f}x |", flush=True)
+        for name, loss in BREAST_CANCER_LOSSES.items():
+            # eq. 16 has no L_AE term: no autoencoder
+            kw = dict(use_kdtree=bool(loss.get("theta")), feature_range=fr)
+            a1 = alibi_rate(mlp, (30,), loss, bx_test[: args.instances], 1000, bx_train, **kw)
+            c1 = cgp_rate_batch1(mlp, (1, 30), loss, bx_test[: args.instances], 1000, bx_train, **kw)
+            cb = cgp_rate(mlp, (1, 30), loss, Xbc_big, 200, bx_train, repeats=2, **kw)
+            report["breast_cancer"][name] = dict(alibi_b1=a1, cgp_b1=c1, cgp_batch=cb)
+            print(f"| {name} | {a1:.0f} | {c1:.0f} | {cb:.0f} | {c1 / a1:.1f}x | {cb / a1:.1f}x |", flush=True)
 
     if "black_box" in sections:
         print(
@@ -294,28 +294,24 @@ def main():
             " paper (alibi, i7 laptop) |"
         )
         print("|---|---|---|---|---|")
-    black_box_predict = experiments.black_box_predict(m.cnn)
-    table3 = paper.table3()
-    for name, loss, steps in (
-        (
+        black_box_predict = experiments.black_box_predict(m.cnn)
+        table3 = paper.table3()
+        for name, loss, steps in (
             ("A'", MNIST_LOSSES["A"], 20),
             ("E", MNIST_LOSSES["E"], 100),
             ("F", MNIST_LOSSES["F"], 100),
-        )
-        if "black_box" in sections
-        else ()
-    ):
-        ae, enc = models_for(loss, m.ae, m.enc)
-        kw = dict(ae=ae, enc=enc, k=paper.MNIST["k"] if enc is not None else None)
-        # alibi skips the numerical gradient at step 0, so time from enough steps to matter
-        a1 = alibi_rate(m.cnn, (28, 28, 1), loss, X1[:2], steps, fit_data, black_box=True, **kw)
-        c1 = cgp_rate_batch1(black_box_predict, (1, 28, 28, 1), loss, X1[:2], steps, fit_data, **kw)
-        cb = cgp_rate(black_box_predict, (1, 28, 28, 1), loss, one_per_class, steps, fit_data, repeats=1, **kw)
-        report["black_box"][name] = dict(
-            alibi_b1_s_per_100=100 / a1, cgp_b1_s_per_100=100 / c1, cgp_b10_s_per_100_per_instance=100 / cb
-        )
-        reported = paper.reported_text(table3, name, "seconds", 2)
-        print(f"| {name} | {100 / a1:.2f} | {100 / c1:.2f} | {100 / cb:.2f} | {reported} |", flush=True)
+        ):
+            ae, enc = models_for(loss, m.ae, m.enc)
+            kw = dict(ae=ae, enc=enc, k=paper.MNIST["k"] if enc is not None else None)
+            # alibi skips the numerical gradient at step 0, so time from enough steps to matter
+            a1 = alibi_rate(m.cnn, (28, 28, 1), loss, X1[:2], steps, fit_data, black_box=True, **kw)
+            c1 = cgp_rate_batch1(black_box_predict, (1, 28, 28, 1), loss, X1[:2], steps, fit_data, **kw)
+            cb = cgp_rate(black_box_predict, (1, 28, 28, 1), loss, one_per_class, steps, fit_data, repeats=1, **kw)
+            report["black_box"][name] = dict(
+                alibi_b1_s_per_100=100 / a1, cgp_b1_s_per_100=100 / c1, cgp_b10_s_per_100_per_instance=100 / cb
+            )
+            reported = paper.reported_text(table3, name, "seconds", 2)
+            print(f"| {name} | {100 / a1:.2f} | {100 / c1:.2f} | {100 / cb:.2f} | {reported} |", flush=True)
 
     if "breakdown" in sections:
         print(f"\n| Where a loss-D step goes, batch {args.batch} | ms per call |")
