@@ -22,8 +22,10 @@ distribution ``R`` (real data), all of size ``n``:
    * :func:`rel_multi` selects on one part of every sample and tests on the rest with
      ordinary z-tests, Benjamini-Hochberg over the ``l - 1`` tests.
 
-Both return a :class:`ComparisonResult`. Lim et al.'s code (``reltest``) is not used: this
-module is written from the definitions, in NumPy and SciPy.
+Both return a :class:`ComparisonResult`; :func:`rel_tests` runs both on the same samples and
+evaluates the kernel once per pair of points (RelMulti's halves are blocks of RelPSI's
+matrices). Lim et al.'s code (``reltest``) is not used: this module is written from the
+definitions, in NumPy and SciPy.
 
 Kernel: the inverse multiquadric :func:`imq_kernel`, ``k(x, y) = (c² + ||x - y||²)^b`` with
 ``b = -0.5``, ``c = 1`` (Lim et al.'s choice, which the paper follows on 256 CNN features).
@@ -38,7 +40,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-__all__ = ["imq_kernel", "mmd_u", "mmd_statistics", "rel_psi", "rel_multi", "ComparisonResult"]
+__all__ = ["imq_kernel", "mmd_u", "mmd_statistics", "rel_psi", "rel_multi", "rel_tests", "ComparisonResult"]
 
 Kernel = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -181,16 +183,27 @@ def mmd_statistics(samples: Any, reference: Any, kernel: Kernel = imq_kernel) ->
     model ``K_PP`` and ``K_PR``; the models' samples are never compared with each other.
     """
     samples, reference = _samples(samples, reference)
+    return _statistics(_h_stack(samples, reference, kernel))
+
+
+def _h_stack(samples: np.ndarray, reference: np.ndarray, kernel: Kernel) -> np.ndarray:
+    """``(l, n, n)``: the U-statistic matrix ``H`` (:func:`_h_matrix`) of every model against
+    the reference; ``K_RR`` is evaluated once, and per model ``K_PP`` and ``K_PR``."""
     n_models, n = samples.shape[0], samples.shape[1]
     K_rr = kernel(reference, reference)
-    thetas = np.empty(n_models)
-    projections = np.empty((n_models, n))
-    zeta2 = np.empty(n_models)
+    H = np.empty((n_models, n, n))
     for i in range(n_models):
-        H = _h_matrix(kernel(samples[i], samples[i]), K_rr, kernel(samples[i], reference))
-        projections[i] = H.sum(1) / (n - 1)
-        thetas[i] = projections[i].mean()
-        zeta2[i] = np.einsum("ij,ij->", H, H) / (n * (n - 1)) - thetas[i] ** 2  # H's diagonal is 0
+        H[i] = _h_matrix(kernel(samples[i], samples[i]), K_rr, kernel(samples[i], reference))
+    return H
+
+
+def _statistics(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``z`` and ``sigma`` of :func:`mmd_statistics` from the ``(l, n, n)`` stack of ``H``
+    (zero diagonals). A block ``H[:, rows][:, :, rows]`` gives the statistics of those rows."""
+    n = H.shape[1]
+    projections = H.sum(2) / (n - 1)  # E[h(w_t, W') | w_t], per model and row
+    thetas = projections.mean(1)
+    zeta2 = np.einsum("kij,kij->k", H, H) / (n * (n - 1)) - thetas**2  # H's diagonal is 0
     centred = projections - thetas[:, None]
     zeta1 = centred @ centred.T / n
     first = 4.0 * (n - 2) / (n * (n - 1))
@@ -314,7 +327,11 @@ def rel_psi(samples: Any, reference: Any, alpha: float = 0.05, kernel: Kernel = 
     ComparisonResult
     """
     alpha = _alpha(alpha)
-    z, sigma = mmd_statistics(samples, reference, kernel)
+    return _psi(*mmd_statistics(samples, reference, kernel), alpha)
+
+
+def _psi(z: np.ndarray, sigma: np.ndarray, alpha: float) -> ComparisonResult:
+    """RelPSI's selection and selective tests on the statistics of the whole sample."""
     J = int(np.argmin(z))
     pvalues = np.full(len(z), np.nan)
     for i in range(len(z)):
@@ -350,15 +367,24 @@ def rel_multi(
     """
     alpha = _alpha(alpha)
     stacked, reference = _samples(samples, reference)
-    n = reference.shape[0]
+    cut = _cut(reference.shape[0], split)
+    z_select, _ = mmd_statistics(stacked[:, :cut], reference[:cut], kernel)
+    return _multi(z_select, *mmd_statistics(stacked[:, cut:], reference[cut:], kernel), alpha)
+
+
+def _cut(n: int, split: float) -> int:
+    """The row at which RelMulti splits ``n`` rows, checked."""
     if not (isinstance(split, (int, float, np.floating)) and 0.0 < float(split) < 1.0):
         raise ValueError(f"split must lie in (0, 1), got {split!r}")
     cut = int(round(float(split) * n))
     if cut < 4 or n - cut < 4:
         raise ValueError(f"split={split!r} of {n} rows leaves a part with fewer than 4 rows")
-    z_select, _ = mmd_statistics(stacked[:, :cut], reference[:cut], kernel)
+    return cut
+
+
+def _multi(z_select: np.ndarray, z: np.ndarray, sigma: np.ndarray, alpha: float) -> ComparisonResult:
+    """RelMulti: select on ``z_select``, z-tests and Benjamini-Hochberg on ``(z, sigma)``."""
     J = int(np.argmin(z_select))
-    z, sigma = mmd_statistics(stacked[:, cut:], reference[cut:], kernel)
     others = [i for i in range(len(z)) if i != J]
     raw = np.empty(len(others))
     for t, i in enumerate(others):
@@ -373,3 +399,37 @@ def rel_multi(
     pvalues[others] = adjusted
     rejected = np.nan_to_num(pvalues, nan=1.0) <= alpha
     return ComparisonResult(selected=J, rejected=rejected, pvalues=pvalues, z=z, sigma=sigma)
+
+
+def rel_tests(
+    samples: Any, reference: Any, alpha: float = 0.05, split: float = 0.5, kernel: Kernel = imq_kernel
+) -> dict[str, ComparisonResult]:
+    """RelMulti and RelPSI on the same samples, the kernel evaluated once per pair of points.
+
+    The same results as :func:`rel_multi` and :func:`rel_psi` called one after the other (to
+    rounding), at two thirds of their kernel evaluations: the ``H`` matrices of the whole
+    sample, which RelPSI uses, are computed once, and RelMulti's statistics come from their
+    diagonal blocks (the selection rows ``[:cut]``, the test rows ``[cut:]``), since the
+    U-statistic kernel of two rows depends on those two rows only.
+
+    Parameters
+    ----------
+    samples, reference, alpha, kernel
+        As for :func:`rel_psi`.
+    split
+        As for :func:`rel_multi`.
+
+    Returns
+    -------
+    dict
+        ``{"RelMulti": ComparisonResult, "RelPSI": ComparisonResult}``.
+    """
+    alpha = _alpha(alpha)
+    stacked, reference = _samples(samples, reference)
+    cut = _cut(reference.shape[0], split)
+    H = _h_stack(stacked, reference, kernel)
+    z_select, _ = _statistics(H[:, :cut, :cut])
+    return {
+        "RelMulti": _multi(z_select, *_statistics(H[:, cut:, cut:]), alpha),
+        "RelPSI": _psi(*_statistics(H), alpha),
+    }

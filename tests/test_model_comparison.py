@@ -121,6 +121,37 @@ def test_the_selective_tail_is_computed_where_the_normal_underflows(monkeypatch)
     np.testing.assert_allclose([mc._truncated_sf(*case) for case in cases], expected, rtol=1e-6)
 
 
+def test_rel_tests_give_both_flavours_from_one_set_of_kernel_evaluations():
+    rng = np.random.default_rng(6)
+    samples, reference = gaussians((0.2, 0.6, 1.0, 1.0), 60, rng)
+    calls = []
+
+    def counting_kernel(X, Y):
+        calls.append(len(X) * len(Y))
+        return mc.imq_kernel(X, Y)
+
+    both = mc.rel_tests(samples, reference, split=0.4, kernel=counting_kernel)
+    shared = sum(calls)
+    assert shared == (1 + 2 * 4) * 60 * 60  # K_RR once, K_PP and K_PR per model, whole sample
+    calls.clear()
+    separate = {
+        "RelMulti": mc.rel_multi(samples, reference, split=0.4, kernel=counting_kernel),
+        "RelPSI": mc.rel_psi(samples, reference, kernel=counting_kernel),
+    }
+    assert sum(calls) == shared + 9 * (24 * 24 + 36 * 36)  # the halves evaluated again
+    assert set(both) == {"RelMulti", "RelPSI"}
+    for flavour, result in separate.items():
+        assert both[flavour].selected == result.selected
+        np.testing.assert_array_equal(both[flavour].rejected, result.rejected)
+        np.testing.assert_allclose(both[flavour].pvalues, result.pvalues, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(both[flavour].z, result.z, rtol=1e-9)
+        np.testing.assert_allclose(both[flavour].sigma, result.sigma, rtol=1e-9, atol=1e-15)
+    with pytest.raises(ValueError, match="split"):
+        mc.rel_tests(samples, reference, split=0.05)
+    with pytest.raises(ValueError, match="alpha"):
+        mc.rel_tests(samples, reference, alpha=1.5)
+
+
 def test_bad_input_names_the_argument():
     rng = np.random.default_rng(5)
     samples, reference = gaussians((0.5, 1.0), 20, rng)

@@ -107,7 +107,8 @@ def repeated_tests(
     For class ``c`` the sample size is ``n_c = min over the losses of their counterfactuals of
     class c``; each repetition draws, without replacement, ``n_c`` counterfactuals of class
     ``c`` of every loss and ``n_c`` reference rows of class ``c``, in random order (so that
-    RelMulti's split is random), and runs both tests on the same draws. The class
+    RelMulti's split is random), and runs both tests on the same draws
+    (:func:`cgp_lib.model_comparison.rel_tests`). The class
     :data:`ALL` pools every counterfactual and every reference row. Repetition ``r`` of
     class ``c`` draws from ``numpy.random.default_rng([seed, index of c, r])``.
 
@@ -133,8 +134,9 @@ def repeated_tests(
     -------
     tests : pandas.DataFrame
         One row per (class, repetition, flavour, loss): ``cls``, ``repetition``, ``flavour``,
-        ``loss``, ``n``, ``selected``, ``rejected``, ``pvalue``, and ``seconds`` (the test's
-        wall time, the same on every loss row of one test).
+        ``loss``, ``n``, ``selected``, ``rejected``, ``pvalue``, and ``seconds`` (the wall
+        time of the repetition's two tests, which share their kernel evaluations
+        (:func:`cgp_lib.model_comparison.rel_tests`): the same on every row of a repetition).
     sizes : pandas.DataFrame
         One row per class: ``cls``, ``n`` (the sample size), ``reference`` (the reference rows
         available) and ``tested`` (False when skipped: ``n < min_size`` or too few reference
@@ -168,13 +170,11 @@ def repeated_tests(
             rng = np.random.default_rng([seed, index, r])
             samples = [feats[n][rng.choice(pools[n], n_c, replace=False)] for n in names]
             ref = reference[rng.choice(ref_pool, n_c, replace=False)]
+            start = time.perf_counter()
+            results = model_comparison.rel_tests(samples, ref, alpha=alpha, split=split)
+            seconds = time.perf_counter() - start
             for flavour in FLAVOURS:
-                start = time.perf_counter()
-                if flavour == "RelMulti":
-                    result = model_comparison.rel_multi(samples, ref, alpha=alpha, split=split)
-                else:
-                    result = model_comparison.rel_psi(samples, ref, alpha=alpha)
-                seconds = time.perf_counter() - start
+                result = results[flavour]
                 for i, n in enumerate(names):
                     tests.append(
                         dict(
