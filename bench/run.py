@@ -12,7 +12,10 @@ Measured in one run on this machine, so ratios are like for like:
 * loss D with k-means prototypes (3 centroids per class in the latent space) against the
   encoder's K = 5 prototypes at batch 256, and the k-means fit on the 60,000 training images;
 * CIFAR-10 loss D (the CIFAR-10 chapter's CNN and autoencoder, trained on the first use, about
-  10 min): image-steps per second at batch 1 and 256 against alibi at batch 1.
+  10 min): image-steps per second at batch 1 and 256 against alibi at batch 1;
+* appendix E's tests (RelMulti and RelPSI, six models of 256 features, Gaussian samples):
+  milliseconds per repetition at sample sizes 250-2000, both tests on one set of kernel
+  evaluations (``rel_tests``) against the two run one after the other.
 
 Every figure is a median over repeats; nothing here is asserted. Results are also written
 to bench/results/latest.json.
@@ -33,6 +36,7 @@ os.environ.pop("CGP_ALIBI_CACHE_DIR", None)  # alibi is timed here: never read i
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from cgp_lib import model_comparison  # noqa: E402
 from cgp_lib.explainer import CounterfactualProto  # noqa: E402
 from cgp_lib.prototypes import KMeansPrototypes  # noqa: E402
 from cgp_lib.reference.runner import keep_worker, run_alibi_cfproto  # noqa: E402
@@ -58,7 +62,10 @@ BETA, KAPPA = paper.MNIST["beta"], paper.MNIST["kappa"]
 
 
 #: The sections of the report, in order (``--sections``).
-SECTIONS = ("mnist", "breast_cancer", "black_box", "breakdown", "block_rows", "kmeans", "cifar10")
+SECTIONS = ("mnist", "breast_cancer", "black_box", "breakdown", "block_rows", "kmeans", "cifar10", "model_comparison")
+#: The sections that need the MNIST models, and those that need the Breast Cancer MLP.
+NEEDS_MNIST = {"mnist", "black_box", "breakdown", "block_rows", "kmeans"}
+NEEDS_BREAST_CANCER = {"breast_cancer", "block_rows"}
 
 
 def median(values):
@@ -242,20 +249,22 @@ def main():
         "block_rows": {},
         "kmeans": {},
         "cifar10": {},
+        "model_comparison": {},
     }
-    (x_train, _), (x_test, y_test) = datasets.load_mnist()
-    m = trained.mnist_models()
-    fit_data = x_train[:5000]
-    one_per_class = x_test[[int(np.flatnonzero(y_test == c)[0]) for c in range(10)]]
-    X1 = one_per_class[: args.instances]
-    Xb = x_test[: args.batch]
     big_steps = 50
-
-    (bx_train, _), (bx_test, _), _ = datasets.load_breast_cancer()
-    mlp = trained.breast_cancer_mlp()
-    fr = (bx_train.min(axis=0), bx_train.max(axis=0))
-    fr = (np.minimum(fr[0], bx_test.min(axis=0)), np.maximum(fr[1], bx_test.max(axis=0)))
-    Xbc_big = np.resize(bx_test, (args.batch, bx_test.shape[1]))
+    if sections & NEEDS_MNIST:  # trains the MNIST models on the first use (about 2 min)
+        (x_train, _), (x_test, y_test) = datasets.load_mnist()
+        m = trained.mnist_models()
+        fit_data = x_train[:5000]
+        one_per_class = x_test[[int(np.flatnonzero(y_test == c)[0]) for c in range(10)]]
+        X1 = one_per_class[: args.instances]
+        Xb = x_test[: args.batch]
+    if sections & NEEDS_BREAST_CANCER:
+        (bx_train, _), (bx_test, _), _ = datasets.load_breast_cancer()
+        mlp = trained.breast_cancer_mlp()
+        fr = (bx_train.min(axis=0), bx_train.max(axis=0))
+        fr = (np.minimum(fr[0], bx_test.min(axis=0)), np.maximum(fr[1], bx_test.max(axis=0)))
+        Xbc_big = np.resize(bx_test, (args.batch, bx_test.shape[1]))
 
     print(f"# cgp_lib vs alibi 0.9.6: image-steps per second ({os.cpu_count()} CPUs, TF {tf.__version__})\n")
     if "mnist" in sections:
@@ -369,6 +378,21 @@ def main():
         cb = cgp_rate(cm.cnn, (1, 32, 32, 3), loss, cx_test[: args.batch], big_steps, cfit, repeats=2, **kw)
         report["cifar10"]["D"] = dict(alibi_b1=a1, cgp_b1=c1, cgp_batch=cb)
         print(f"| D | {a1:.0f} | {c1:.0f} | {cb:.0f} | {c1 / a1:.1f}x | {cb / a1:.1f}x |", flush=True)
+
+    if "model_comparison" in sections:
+        print("\n| Appendix E tests (6 models, 256 features), n | rel_tests, ms | rel_multi + rel_psi, ms | ratio |")
+        print("|---|---|---|---|")
+        rng = np.random.default_rng(0)
+        for n in (250, 500, 1000, 2000):
+            reference = rng.standard_normal((n, 256))
+            samples = [rng.standard_normal((n, 256)) + 0.02 * i for i in range(6)]
+            shared = time_fn(model_comparison.rel_tests, samples, reference, repeats=3)
+            separate = time_fn(
+                lambda s, r: (model_comparison.rel_multi(s, r), model_comparison.rel_psi(s, r)),
+                samples, reference, repeats=3,
+            )  # fmt: skip
+            report["model_comparison"][n] = dict(rel_tests_ms=1000 * shared, separate_ms=1000 * separate)
+            print(f"| {n} | {1000 * shared:.0f} | {1000 * separate:.0f} | {separate / shared:.2f}x |", flush=True)
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
