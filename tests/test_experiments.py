@@ -230,6 +230,44 @@ def test_cache_key_changes_with_settings_and_resumes_missing_chunks(first_run, b
     pd.testing.assert_frame_equal(resumed.frame.drop(columns=timings), whole.drop(columns=timings))
 
 
+def test_run_without_metric_autoencoders_finds_the_same_counterfactuals_and_no_im(first_run, blobs, tmp_path):
+    """Appendix E's runs leave out the IM1/IM2 autoencoders: same search, NaN IM1/IM2, own cache key."""
+    _, result = first_run
+    with_metric = models_for(blobs)
+
+    def without_metric(seed):
+        m = with_metric(seed)
+        return SeedModels(classifier=m.classifier, ae=m.ae)
+
+    assert not without_metric(0).has_metric and with_metric(0).has_metric
+    assert without_metric(0).digest() != with_metric(0).digest()
+    bare = experiments.run(
+        blobs.X[ROWS],
+        CONFIGS,
+        without_metric,
+        (0, 1),
+        blobs.X,
+        dict(COMMON, feature_range=blobs.feature_range),
+        cache_dir=tmp_path,
+        instance_ids=[100 + r for r in ROWS],
+    )
+    assert bare.computed_chunks == 4 and bare.cached_chunks == 0  # not the first run's chunks
+    assert bare.frame[["im1", "im2", "im1_first", "im2_first"]].isna().all().all()
+    assert bare.frame["found"].sum() >= 6
+    same = [c for c in COLUMNS if not c.startswith(("im1", "im2", "time_s"))]
+    pd.testing.assert_frame_equal(bare.frame[same], result.frame[same])
+    np.testing.assert_array_equal(bare.cf, result.cf)
+
+
+@pytest.mark.parametrize("given", ["class_aes", "ae_all"])
+def test_seed_models_need_both_metric_autoencoders_or_neither(blobs, given):
+    ae = tiny_autoencoder(0)
+    kwargs = {"class_aes": {c: ae for c in range(3)}} if given == "class_aes" else {"ae_all": ae}
+    missing = "ae_all" if given == "class_aes" else "class_aes"
+    with pytest.raises(ValueError, match=f"^{missing}: IM1/IM2 need both"):
+        SeedModels(classifier=blobs.model, **kwargs)
+
+
 def test_run_reports_the_satisfactory_and_the_first_counterfactual(first_run, blobs, tmp_path):
     """A satisfactory run's "_first" columns are those of a stop="first" run; the stop rule is in the key."""
     _, result = first_run

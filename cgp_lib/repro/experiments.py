@@ -243,6 +243,9 @@ class SeedModels:
         The model explained (a Keras model or a function returning probabilities).
     class_aes, ae_all
         The autoencoders of IM1/IM2 (:mod:`cgp_lib.metrics`): one per class and one on all classes.
+        Leave both out (``None``, or ``{}`` and ``None``) for an experiment that does not report
+        IM1/IM2 (appendix E): its rows then have NaN in the ``im1``/``im2`` columns. Giving one
+        without the other raises ValueError.
     ae, enc
         The autoencoder of L_AE and the encoder of encoder prototypes, when a loss uses them.
     key
@@ -251,11 +254,24 @@ class SeedModels:
     """
 
     classifier: Any
-    class_aes: Mapping[int, Any]
-    ae_all: Any
+    class_aes: Mapping[int, Any] | None = None
+    ae_all: Any = None
     ae: Any = None
     enc: Any = None
     key: str | None = None
+
+    def __post_init__(self):
+        if bool(self.class_aes) != (self.ae_all is not None):
+            given, missing = ("class_aes", "ae_all") if self.class_aes else ("ae_all", "class_aes")
+            raise ValueError(
+                f"{missing}: IM1/IM2 need both the class autoencoders and ae_all; {given} was given "
+                f"without {missing} (leave both out to skip IM1/IM2)"
+            )
+
+    @property
+    def has_metric(self) -> bool:
+        """True when the IM1/IM2 autoencoders are given (rows then carry IM1 and IM2)."""
+        return self.ae_all is not None
 
     def digest(self) -> str:
         if self.key is not None:
@@ -265,7 +281,7 @@ class SeedModels:
             "ae_all": _model_digest(self.ae_all),
             "ae": _model_digest(self.ae),
             "enc": _model_digest(self.enc),
-            "class_aes": {str(c): _model_digest(m) for c, m in sorted(dict(self.class_aes).items())},
+            "class_aes": {str(c): _model_digest(m) for c, m in sorted(dict(self.class_aes or {}).items())},
         }
         return _hash(parts)
 
@@ -400,9 +416,10 @@ def _load_chunk(path: Path, n_rows: int) -> tuple[pd.DataFrame, np.ndarray, np.n
 
 
 def _interpretability(cf, cf_class, orig_class, found, models: SeedModels) -> tuple[np.ndarray, np.ndarray]:
-    """IM1 and IM2 (eq. 13-14) of the counterfactuals found, NaN elsewhere."""
+    """IM1 and IM2 (eq. 13-14) of the counterfactuals found, NaN elsewhere (and everywhere when
+    ``models`` has no IM1/IM2 autoencoders)."""
     im1, im2 = np.full(len(cf), np.nan), np.full(len(cf), np.nan)
-    if found.any():
+    if found.any() and models.has_metric:
         im1[found] = metrics.im1(cf[found], cf_class[found], orig_class[found], models.class_aes)
         im2[found] = metrics.im2(cf[found], cf_class[found], models.class_aes, models.ae_all)
     return im1, im2

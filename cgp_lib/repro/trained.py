@@ -221,26 +221,29 @@ def adult_models(seed: int = 0, epochs: int = 30, verbose: int = 0) -> AdultMode
     return AdultModels(ohe=trained_.model, ordinal=ordinal, data=split, history=trained_.history)
 
 
-def mnist_seed_models(metric: MetricAutoencoders) -> Callable[[int], SeedModels]:
+def mnist_seed_models(metric: MetricAutoencoders | None = None) -> Callable[[int], SeedModels]:
     """The MNIST chapters' ``models(seed)`` for :func:`cgp_lib.repro.experiments.run`.
 
     Seed s gives the CNN and the search's autoencoder trained with seed s
     (:func:`mnist_models`, loaded once per seed) and the IM1/IM2 autoencoders ``metric``
     (:func:`mnist_class_autoencoders`), the same for every seed: they are the measuring
-    instrument.
+    instrument. Without ``metric`` the rows carry no IM1/IM2 (NaN), for experiments that do
+    not report them (appendix E), which then need not train the 11 autoencoders.
     """
     return _image_seed_models(metric, lambda seed: mnist_models(seed=seed))
 
 
-def _image_seed_models(metric: MetricAutoencoders, load: Callable[[int], Any]) -> Callable[[int], SeedModels]:
+def _image_seed_models(metric: MetricAutoencoders | None, load: Callable[[int], Any]) -> Callable[[int], SeedModels]:
     """``models(seed)`` from ``load(seed)`` (anything with ``cnn``, ``ae`` and ``enc``; called once
-    per seed) and the metric autoencoders ``metric``, shared by every seed."""
+    per seed) and the metric autoencoders ``metric`` (or none), shared by every seed."""
     loaded: dict[int, Any] = {}
 
     def models_for(seed: int) -> SeedModels:
         if seed not in loaded:
             loaded[seed] = load(seed)
         m = loaded[seed]
+        if metric is None:
+            return SeedModels(classifier=m.cnn, ae=m.ae, enc=m.enc)
         return SeedModels(classifier=m.cnn, class_aes=metric.class_aes, ae_all=metric.ae_all, ae=m.ae, enc=m.enc)
 
     return models_for
