@@ -242,9 +242,8 @@ def _image_seed_models(metric: MetricAutoencoders | None, load: Callable[[int], 
         if seed not in loaded:
             loaded[seed] = load(seed)
         m = loaded[seed]
-        if metric is None:
-            return SeedModels(classifier=m.cnn, ae=m.ae, enc=m.enc)
-        return SeedModels(classifier=m.cnn, class_aes=metric.class_aes, ae_all=metric.ae_all, ae=m.ae, enc=m.enc)
+        class_aes, ae_all = (None, None) if metric is None else (metric.class_aes, metric.ae_all)
+        return SeedModels(classifier=m.cnn, class_aes=class_aes, ae_all=ae_all, ae=m.ae, enc=m.enc)
 
     return models_for
 
