@@ -74,3 +74,23 @@ def test_repeated_tests_name_bad_input():
         comparison.repeated_tests(features, classes, reference, ref_labels, repetitions=0)
     with pytest.raises(ValueError, match="reference_classes"):
         comparison.repeated_tests(features, classes, reference, ref_labels[:-1])
+
+
+def test_rejection_share_sums_over_classes_and_flavours():
+    index = pd.MultiIndex.from_product(
+        [[3, 8, 9], ["RelMulti", "RelPSI"], ["A", "B", "C"]], names=["cls", "flavour", "loss"]
+    )
+    rejection = np.zeros(len(index))
+    frame = pd.DataFrame({"rejection": rejection}, index=index)
+    frame.loc[(3, "RelMulti", "A"), "rejection"] = 0.2
+    frame.loc[(3, "RelPSI", "C"), "rejection"] = 0.6
+    frame.loc[(8, "RelPSI", "B"), "rejection"] = 0.2
+    frame.loc[(9, "RelPSI", "C"), "rejection"] = 1.0  # class 9 is not summed below
+    assert comparison.rejection_share(frame, [3, 8]) == pytest.approx(0.4)  # (0.2 + 0.2) / 1.0
+    assert comparison.rejection_share(frame, [3, 8], losses=["C"]) == pytest.approx(0.6)
+    assert comparison.rejection_share(frame, [3, 8, 9]) == pytest.approx(0.2)
+    assert np.isnan(comparison.rejection_share(frame, []))
+    assert np.isnan(comparison.rejection_share(frame.assign(rejection=0.0), [3, 8]))
+    assert np.isnan(comparison.rejection_share(frame.iloc[:0], [3, 8]))  # no class tested
+    with pytest.raises(ValueError, match="losses"):
+        comparison.rejection_share(frame, [3], losses=["Z"])

@@ -11,7 +11,8 @@ reference is drawn without replacement from test images that were not explained.
 * :func:`penultimate_features`: the input of the classifier's last layer (256 units);
 * :func:`class_counts`: Table 4, the counterfactuals per loss and class;
 * :func:`repeated_tests`: the tests, repeated, per class (and over all classes pooled);
-* :func:`rates`: Figure 11's selection and rejection rates.
+* :func:`rates`: Figure 11's selection and rejection rates;
+* :func:`rejection_share`: the share of those rejection rates a set of losses carries.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import tensorflow as tf
 from cgp_lib import model_comparison
 from cgp_lib.validation import check_positive_integer
 
-__all__ = ["ALL", "FLAVOURS", "penultimate_features", "class_counts", "repeated_tests", "rates"]
+__all__ = ["ALL", "FLAVOURS", "penultimate_features", "class_counts", "repeated_tests", "rates", "rejection_share"]
 
 #: The ``cls`` label of the test pooled over every counterfactual class.
 ALL = "all"
@@ -211,3 +212,39 @@ def rates(tests: pd.DataFrame) -> pd.DataFrame:
         rejection=("rejected", "mean"),
     )
     return out
+
+
+def rejection_share(rates_frame: pd.DataFrame, classes: Sequence[Any], losses: Sequence[str] = ("A", "B")) -> float:
+    """The share of the rejection rates of Figure 11 that ``losses`` carry, over ``classes``.
+
+    Appendix E's first claim is that, for the classes with more than 200 counterfactuals, "the
+    non-zero rejection rates mostly correspond to" losses A and B. The paper gives no number;
+    this is the number the book reads it by: the rejection rates of ``losses`` summed over
+    ``classes``, both flavours, divided by the rejection rates of every loss summed the same
+    way (greater than 0.5 reads as "mostly").
+
+    Parameters
+    ----------
+    rates_frame : pandas.DataFrame
+        The output of :func:`rates`.
+    classes : sequence
+        The ``cls`` labels to sum over.
+    losses : sequence of str
+        The losses whose share is returned; each must be a loss of ``rates_frame``.
+
+    Returns
+    -------
+    float
+        The share in [0, 1], or NaN when ``classes`` is empty, no class was tested (an empty
+        ``rates_frame``) or no loss was rejected in them.
+    """
+    names = rates_frame.index.get_level_values("loss")
+    unknown = sorted(set(losses) - set(names))
+    if unknown and len(rates_frame):  # an empty frame (no class tested) has no losses to check
+        raise ValueError(f"losses: {unknown} are not losses of rates_frame ({sorted(set(names))})")
+    picked = rates_frame[rates_frame.index.get_level_values("cls").isin(list(classes))]
+    mass = picked.groupby(level="loss")["rejection"].sum()
+    total = float(mass.sum())
+    if total <= 0:
+        return float("nan")
+    return float(mass.reindex(list(losses), fill_value=0.0).sum() / total)
