@@ -223,6 +223,51 @@ def mnist_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequ
     return _autoencoder(encoder, decoder, "mnist_autoencoder")
 
 
+def _class_autoencoder(
+    seed: int,
+    input_shape: tuple[int, int, int],
+    prefix: str,
+    pad_last_pool: str = "valid",
+    third_decoder_padding: str = "same",
+) -> tuple[tf.keras.Sequential, tf.keras.Sequential, tf.keras.Sequential]:
+    """The IM1/IM2 autoencoder of appendix B for images of ``input_shape``: ``(ae, enc, dec)``.
+
+    Encoder Conv2D(16) - MaxPool(2) - Conv2D(8) - MaxPool(2) - Conv2D(8) - MaxPool(2,
+    ``pad_last_pool``) to ``(4, 4, 8)``; decoder Conv2D(8) - up x2 - Conv2D(8) - up x2 -
+    Conv2D(16, ``third_decoder_padding``) - up x2 - Conv2D(channels, linear); all 3x3,
+    ReLU unless stated. The two paddings land a 28-pixel image back on 28 pixels; a 32-pixel
+    image needs neither. The models are named ``{prefix}_encoder``, ``{prefix}_decoder`` and
+    ``{prefix}_autoencoder``.
+    """
+    seeds = _SeedStream(seed)
+    encoder = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=input_shape),
+            _conv(seeds, 16, "relu"),
+            layers.MaxPooling2D(2),
+            _conv(seeds, 8, "relu"),
+            layers.MaxPooling2D(2),
+            _conv(seeds, 8, "relu"),
+            layers.MaxPooling2D(2, padding=pad_last_pool),
+        ],
+        name=f"{prefix}_encoder",
+    )
+    decoder = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(4, 4, 8)),
+            _conv(seeds, 8, "relu"),
+            NearestUpsampling2D(2),
+            _conv(seeds, 8, "relu"),
+            NearestUpsampling2D(2),
+            _conv(seeds, 16, "relu", padding=third_decoder_padding),
+            NearestUpsampling2D(2),
+            _conv(seeds, input_shape[-1], None),
+        ],
+        name=f"{prefix}_decoder",
+    )
+    return _autoencoder(encoder, decoder, f"{prefix}_autoencoder")
+
+
 def mnist_class_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.keras.Sequential, tf.keras.Sequential]:
     """A class-specific MNIST autoencoder for IM1/IM2 (section 4.1): ``(ae, enc, dec)``.
 
@@ -234,33 +279,7 @@ def mnist_class_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.kera
     ``ae`` is compiled with Adam and MSE; the paper trains 30 epochs with batch size 128,
     one autoencoder per class (and one on all classes for IM2).
     """
-    seeds = _SeedStream(seed)
-    encoder = tf.keras.Sequential(
-        [
-            tf.keras.Input(shape=(28, 28, 1)),
-            _conv(seeds, 16, "relu"),
-            layers.MaxPooling2D(2),
-            _conv(seeds, 8, "relu"),
-            layers.MaxPooling2D(2),
-            _conv(seeds, 8, "relu"),
-            layers.MaxPooling2D(2, padding="same"),
-        ],
-        name="mnist_class_encoder",
-    )
-    decoder = tf.keras.Sequential(
-        [
-            tf.keras.Input(shape=(4, 4, 8)),
-            _conv(seeds, 8, "relu"),
-            NearestUpsampling2D(2),
-            _conv(seeds, 8, "relu"),
-            NearestUpsampling2D(2),
-            _conv(seeds, 16, "relu", padding="valid"),
-            NearestUpsampling2D(2),
-            _conv(seeds, 1, None),
-        ],
-        name="mnist_class_decoder",
-    )
-    return _autoencoder(encoder, decoder, "mnist_class_autoencoder")
+    return _class_autoencoder(seed, (28, 28, 1), "mnist_class", pad_last_pool="same", third_decoder_padding="valid")
 
 
 def cifar10_cnn(seed: int = 0, width: int = 32) -> tf.keras.Sequential:
@@ -337,33 +356,7 @@ def cifar10_class_autoencoder(seed: int = 0) -> tuple[tf.keras.Sequential, tf.ke
     Conv2D(3, linear) (32 is a power of two, so no "valid" convolution is needed to land on
     the input size). Adam and MSE.
     """
-    seeds = _SeedStream(seed)
-    encoder = tf.keras.Sequential(
-        [
-            tf.keras.Input(shape=(32, 32, 3)),
-            _conv(seeds, 16, "relu"),
-            layers.MaxPooling2D(2),
-            _conv(seeds, 8, "relu"),
-            layers.MaxPooling2D(2),
-            _conv(seeds, 8, "relu"),
-            layers.MaxPooling2D(2),
-        ],
-        name="cifar10_class_encoder",
-    )
-    decoder = tf.keras.Sequential(
-        [
-            tf.keras.Input(shape=(4, 4, 8)),
-            _conv(seeds, 8, "relu"),
-            NearestUpsampling2D(2),
-            _conv(seeds, 8, "relu"),
-            NearestUpsampling2D(2),
-            _conv(seeds, 16, "relu"),
-            NearestUpsampling2D(2),
-            _conv(seeds, 3, None),
-        ],
-        name="cifar10_class_decoder",
-    )
-    return _autoencoder(encoder, decoder, "cifar10_class_autoencoder")
+    return _class_autoencoder(seed, (32, 32, 3), "cifar10_class")
 
 
 def breast_cancer_mlp(seed: int = 0) -> tf.keras.Sequential:
